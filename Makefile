@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine:
+#   make fit    -> creates/reuses .venv, trains the default experiment (synthetic data, no download)
+#   make test   -> creates/reuses .venv, runs the test suite
+# Override the torch requirement for a GPU machine: make fit TORCH=torch  (see README).
+
+VENV ?= .venv
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+# On small CPU machines one intra-op thread is much faster than the default (see docs/performance.md).
+export OMP_NUM_THREADS ?= 1
+export RECFRAME_DATA ?= $(abspath ../shared/data)
+
+.PHONY: install fit test lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[test,report]"
+	touch $@
+
+install: $(VENV)/.installed
+
+fit: install
+	$(PY) -m recframe fit $(ARGS)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check recframe tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from recframe.cli import main
+
+sys.exit(main())

@@ -1,0 +1,22 @@
+"""Backbones registered by name; the name is the file name and ``backbone.name`` in YAML.
+
+Every backbone follows :class:`~recframe.backbones.contract.Backbone` and is built as
+``BACKBONES.get(name)(spec, **kwargs)``.
+"""
+
+from __future__ import annotations
+
+from recframe.backbones.contract import Backbone
+from recframe.backbones.gpt2 import GPT2
+from recframe.backbones.mf import MF
+from recframe.backbones.rnn import RNN
+from recframe.backbones.sasrec import SASRec
+from recframe.registry import Registry
+
+BACKBONES: Registry[type] = Registry("backbone")
+BACKBONES.register("mf")(MF)
+BACKBONES.register("rnn")(RNN)
+BACKBONES.register("sasrec")(SASRec)
+BACKBONES.register("gpt2")(GPT2)
+
+__all__ = ["BACKBONES", "Backbone"]

@@ -1,0 +1,51 @@
+"""The one backbone contract, and the two helpers every backbone's ``score`` uses.
+
+A backbone maps a batch (see :mod:`recframe.data.batching` for the keys) to query vectors ψ and
+exposes item vectors W; scores over the whole catalogue are ``ψ · Wᵀ``. Losses, metrics and
+seen-item masking live elsewhere and need nothing else from a backbone.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from recframe.data.interactions import PAD
+
+
+@runtime_checkable
+class Backbone(Protocol):
+    """What every registered backbone provides.
+
+    ``sequential`` tells the DataModule whether to feed ``history``/``labels`` windows (True) or
+    (user, item) pairs (False).
+    """
+
+    sequential: ClassVar[bool]
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """Query vectors ``[B, T, D]``; position ``t`` predicts ``labels[:, t]``."""
+        ...
+
+    def item_embeddings(self) -> Tensor:
+        """Item vectors ``[I, D]`` with ``I = n_items`` (row PAD included, never scored)."""
+        ...
+
+    def score(self, batch: dict[str, Tensor]) -> Tensor:
+        """Scores ``[B, I]`` at each row's last real position; ``scores[:, PAD] = -inf``."""
+        ...
+
+
+def last_query(queries: Tensor, batch: dict[str, Tensor]) -> Tensor:
+    """Pick each row's query at its last real ``history`` position: ``[B, T, D] -> [B, D]``."""
+    last = (batch["history"] != PAD).sum(1).clamp(min=1) - 1  # [B]
+    return queries[torch.arange(len(last), device=queries.device), last]
+
+
+def catalogue_scores(query: Tensor, items: Tensor) -> Tensor:
+    """``query [B, D] @ items[I, D]ᵀ`` with the PAD column set to ``-inf``."""
+    scores = query @ items.T  # [B, I]
+    scores[:, PAD] = float("-inf")
+    return scores

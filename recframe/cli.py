@@ -1,0 +1,147 @@
+"""``python -m recframe <command>``: fit, validate, test, predict, list.
+
+Heavy libraries (torch, Lightning) are imported inside the commands, so ``list`` and ``--help``
+answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+# Pipes and CI logs get a wide fixed width instead of rich's 80-column fallback.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+OVERRIDES_HELP = "config overrides as key=value, e.g. trainer.max_epochs=3 backbone.layers=1"
+
+
+def _split_experiment(experiment: str | None, overrides: list[str]) -> tuple[str, list[str]]:
+    """Allow ``fit key=value`` without an experiment name (then the default experiment runs)."""
+    if experiment is None:
+        return "default", overrides
+    if "=" in experiment:
+        return "default", [experiment, *overrides]
+    return experiment, overrides
+
+
+def metrics_table(metrics: dict[str, float], stage: str, title: str) -> Table:
+    """Rows = metric, columns = cut-off K, for keys ``{stage}/{metric}@{k}``."""
+    rows: dict[str, dict[int, float]] = {}
+    for key, value in metrics.items():
+        if not key.startswith(f"{stage}/") or "@" not in key:
+            continue
+        name, k = key.split("/", 1)[1].rsplit("@", 1)
+        if k.isdigit():
+            rows.setdefault(name, {})[int(k)] = value
+    ks = sorted({k for r in rows.values() for k in r})
+    table = Table(title=title)
+    table.add_column("metric")
+    for k in ks:
+        table.add_column(f"@{k}", justify="right")
+    for name, values in rows.items():
+        table.add_row(name, *(f"{values[k]:.4f}" if k in values else "" for k in ks))
+    return table
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from omegaconf import OmegaConf
+
+    from recframe.config import experiments_dir, find_experiment, list_experiments, read_experiment
+
+    table = Table(title=f"experiments in {experiments_dir()}")
+    for column in ("experiment", "dataset", "backbone", "description"):
+        table.add_column(column)
+    for name in list_experiments():
+        cfg = read_experiment(find_experiment(name))
+        dataset = OmegaConf.select(cfg, "dataset.name", default="synthetic")
+        variant = OmegaConf.select(cfg, "dataset.variant") or OmegaConf.select(cfg, "dataset.file")
+        table.add_row(
+            name,
+            f"{dataset}:{variant}" if variant else str(dataset),
+            str(OmegaConf.select(cfg, "backbone.name", default="sasrec")),
+            str(cfg.get("description", "")),
+        )
+    console.print(table)
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from recframe import engine
+
+    experiment, overrides = _split_experiment(args.experiment, args.overrides)
+    run, metrics = engine.fit(experiment, overrides, echo=console.print)
+    console.print(metrics_table(metrics, "test", f"test metrics of {experiment} (best checkpoint)"))
+    console.print(f"run directory: {run.dir}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace, stage: str) -> int:
+    from recframe import engine
+
+    metrics = engine.evaluate(args.target, stage, args.overrides)
+    console.print(metrics_table(metrics, stage, f"{stage} metrics of {args.target}"))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from recframe import engine
+
+    n = engine.predict(args.target, args.top_k, Path(args.output), args.overrides)
+    console.print(f"wrote top-{args.top_k} items for {n:,} test users to {args.output}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m recframe", description="recframe: recommender-systems research runs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    fit = sub.add_parser("fit", help="train an experiment, then validate and test its best checkpoint")
+    fit.add_argument("experiment", nargs="?", help="experiment name under experiments/ (default: 'default')")
+    fit.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    fit.set_defaults(func=cmd_fit)
+
+    for stage, name in (("val", "validate"), ("test", "test")):
+        cmd = sub.add_parser(name, help=f"evaluate a run's best checkpoint (or a .ckpt file) on the {stage} split")
+        cmd.add_argument("target", help="a run directory or a checkpoint file")
+        cmd.add_argument("overrides", nargs="*", help=OVERRIDES_HELP + " (e.g. data.eval_batch_size=64)")
+        cmd.set_defaults(func=lambda a, s=stage: _cmd_evaluate(a, s))
+
+    pred = sub.add_parser("predict", help="write each test user's top-K items as CSV (user,rank,item,score)")
+    pred.add_argument("target", help="a run directory or a checkpoint file")
+    pred.add_argument("--top-k", type=int, default=10, help="items per user (default 10)")
+    pred.add_argument("--output", default="recs.csv", help="CSV file to write (default recs.csv)")
+    pred.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    pred.set_defaults(func=cmd_predict)
+
+    lst = sub.add_parser("list", help="list the experiments with dataset, backbone and description")
+    lst.set_defaults(func=cmd_list)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; user errors print one clear line and exit with status 2."""
+    args = parser().parse_args(argv)
+    from recframe.config import ConfigError
+
+    try:
+        return args.func(args)
+    except (ConfigError, OSError, KeyError, ValueError) as err:
+        if os.environ.get("RECFRAME_DEBUG"):
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The one LightningDataModule: filters, id remapping, split, and batch loaders for any dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import lightning.pytorch as pl
+import numpy as np
+import pandas as pd
+from torch.utils.data import DataLoader, Dataset
+
+from recframe.data import interactions as ix
+from recframe.data.batching import BatchIndexSampler, EvalUsers, SequenceWindows, UserItemPairs
+from recframe.data.histories import Histories
+from recframe.data.splits import SPLITS, TEST, TRAIN, VALID, check_nonempty, summarize
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Dataset facts a backbone or metric may need; built by the DataModule, never from YAML.
+
+    Attributes:
+        n_users: dense user ids are ``1..n_users-1`` (0 = PAD).
+        n_items: dense item ids are ``1..n_items-1`` (0 = PAD); scores have shape ``[B, n_items]``.
+        max_len: longest history a sequence backbone sees.
+        item_popularity: training interactions per dense item, float64 ``[n_items]``.
+        item_info / user_info: side tables indexed by dense id (row 0 = PAD), or None.
+        name: dataset name for messages and records.
+    """
+
+    n_users: int
+    n_items: int
+    max_len: int
+    item_popularity: np.ndarray = field(repr=False)
+    item_info: pd.DataFrame | None = field(default=None, repr=False)
+    user_info: pd.DataFrame | None = field(default=None, repr=False)
+    name: str = "data"
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Who is evaluated at one stage, what they saw before it, and what they should find."""
+
+    users: np.ndarray  # dense ids with at least one target and one earlier interaction
+    seen: Histories
+    targets: Histories
+    cold_users: int  # users with targets but no earlier interaction (not evaluated; counted)
+
+
+class RecDataModule(pl.LightningDataModule):
+    """Turns an interaction log into training windows/pairs and full-ranking evaluation batches.
+
+    Args:
+        log: the raw interaction log (from a ``dataset`` loader).
+        sequential: build ``history``/``labels`` windows (sequence backbones) or (user, item) pairs.
+        split: a registered split protocol (``leave_one_out``, ``temporal``, ``ratio``).
+        split_args: keyword arguments of that protocol, e.g. ``{ratios: [0.8, 0.1, 0.1]}``.
+        min_rating: keep interactions rated at least this (implicit feedback); None keeps all.
+        k_core: iteratively keep users and items with at least this many interactions; None skips.
+        duplicates: repeated (user, item) pairs: ``keep``, ``first``, ``last`` or ``error``.
+        max_len: longest history fed to a sequence backbone.
+        batch_size / eval_batch_size: examples per training / evaluation batch.
+        train_windows: ``last`` (one window per user) or ``all`` (tile the whole history).
+        bucket_by_length: batch training windows of similar length together (less padding, same
+            examples per epoch); off gives uniformly random batches.
+        num_workers: DataLoader worker processes (0 = build batches in the main process).
+        seed: shuffling seed (each epoch uses ``[seed, epoch]``).
+    """
+
+    def __init__(
+        self,
+        log: ix.Interactions,
+        *,
+        sequential: bool,
+        split: str = "leave_one_out",
+        split_args: dict | None = None,
+        min_rating: float | None = None,
+        k_core: int | None = None,
+        duplicates: str = "keep",
+        max_len: int = 50,
+        batch_size: int = 256,
+        eval_batch_size: int = 1024,
+        train_windows: str = "last",
+        bucket_by_length: bool = True,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if max_len < 1:
+            raise ValueError(f"max_len must be >= 1, got {max_len}")
+        self.sequential, self.max_len, self.seed = sequential, max_len, seed
+        self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
+        self.train_windows, self.bucket_by_length = train_windows, bucket_by_length
+        self.split_name = split
+
+        reports = []
+        log, report = ix.duplicates(log, duplicates)
+        reports.append(report)
+        if min_rating is not None:
+            log, report = ix.min_rating(log, min_rating)
+            reports.append(report)
+        if k_core is not None:
+            log, report = ix.k_core(log, k_core, k_core)
+            reports.append(report)
+        self.log_ = ix.encode(log, reports)
+        self.stage = SPLITS.get(split)(self.log_, **(split_args or {}))
+        check_nonempty(self.log_, self.stage, split)
+
+        enc, stage = self.log_, self.stage
+        rows = stage == TRAIN
+        self.train = Histories.from_rows(enc.user[rows], enc.item[rows], enc.n_users)
+        self.eval_sets = {
+            "val": self._eval_set(stage == TRAIN, stage == VALID),
+            "test": self._eval_set(stage <= VALID, stage == TEST),
+        }
+        popularity = np.bincount(self.train.items, minlength=enc.n_items).astype(np.float64)
+        self.spec = DataSpec(enc.n_users, enc.n_items, max_len, popularity, enc.item_info, enc.user_info, enc.name)
+        self._rank, self._world = 0, 1
+
+    def _eval_set(self, before: np.ndarray, target_rows: np.ndarray) -> EvalSet:
+        enc = self.log_
+        seen = Histories.from_rows(enc.user[before], enc.item[before], enc.n_users)
+        # Targets are a set per user: a repeated (user, item) inside one stage is ranked once.
+        pairs = np.unique(np.stack([enc.user[target_rows], enc.item[target_rows]]), axis=1)
+        targets = Histories.from_rows(pairs[0], pairs[1], enc.n_users)
+        has_target = targets.lengths() > 0
+        has_history = seen.lengths() > 0
+        users = np.flatnonzero(has_target & has_history)
+        # Users sorted by history length: each batch pads to its own longest history, so batches of
+        # similar lengths cost far less than a random mix padded to max_len. Order never changes
+        # the metrics (sum states over users).
+        users = users[np.argsort(np.minimum(seen.lengths(users), self.max_len), kind="stable")]
+        return EvalSet(users, seen, targets, int((has_target & ~has_history).sum()))
+
+    @property
+    def fingerprint(self) -> dict[str, int]:
+        """Users, items and interactions after filtering (PAD not counted)."""
+        return {"users": self.spec.n_users - 1, "items": self.spec.n_items - 1, "interactions": len(self.log_)}
+
+    def summary(self) -> str:
+        """Human-readable description of the data pipeline, printed at start-up."""
+        lines = [f"dataset {self.log_.name}: {self.fingerprint}"]
+        lines += [f"  filter {r}" for r in self.log_.reports]
+        lines.append(summarize(self.log_, self.stage, self.split_name))
+        for name, ev in self.eval_sets.items():
+            cold = (
+                f"; {ev.cold_users:,} users with {name} targets but no history are not evaluated"
+                if ev.cold_users
+                else ""
+            )
+            lines.append(f"  {name}: {len(ev.users):,} users evaluated{cold}")
+        return "\n".join(lines)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.trainer is not None:
+            self._rank, self._world = self.trainer.global_rank, self.trainer.world_size
+
+    def _loader(self, data: Dataset, batch_size: int, *, train: bool) -> DataLoader:
+        if len(data) == 0:
+            raise ValueError(f"no {'training' if train else 'evaluation'} examples in {self.log_.name}")
+        lengths = data.lengths if train and self.bucket_by_length and isinstance(data, SequenceWindows) else None
+        sampler = BatchIndexSampler(
+            len(data),
+            batch_size,
+            shuffle=train,
+            seed=self.seed,
+            rank=self._rank,
+            world_size=self._world,
+            even=train,
+            lengths=lengths,
+        )
+        return DataLoader(
+            data,
+            batch_size=None,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataset(self) -> Dataset:
+        if self.sequential:
+            return SequenceWindows(self.train, self.max_len, self.train_windows)
+        return UserItemPairs(self.train)
+
+    def eval_dataset(self, stage: str) -> EvalUsers:
+        ev = self.eval_sets[stage]
+        return EvalUsers(ev.users, ev.seen, ev.targets, self.max_len, self.sequential)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_dataset(), self.batch_size, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.eval_dataset("val"), self.eval_batch_size, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.eval_dataset("test"), self.eval_batch_size, train=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.eval_dataset("test"), self.eval_batch_size, train=False)

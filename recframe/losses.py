@@ -1,0 +1,92 @@
+"""Training losses: pure functions of ``(query [N, D], items [I, D], labels [N])``.
+
+``query`` holds the query vectors ψ of the N labelled positions, ``items`` the item table W (row
+PAD included, never a candidate) and ``labels`` the positive item of each position. Negatives are
+drawn uniformly from ``1..I-1`` with torch's global generator, which ``run.seed`` seeds; a
+negative that equals its positive is masked out, never counted as a negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from recframe.data.interactions import PAD
+from recframe.registry import Registry
+
+LOSSES: Registry[Callable[..., Tensor]] = Registry("loss")
+
+
+def _uniform_items(shape: tuple[int, ...], n_items: int, device: torch.device) -> Tensor:
+    return torch.randint(1, n_items, shape, device=device)
+
+
+@LOSSES.register("ce")
+def softmax_ce(query: Tensor, items: Tensor, labels: Tensor) -> Tensor:
+    """Full softmax cross-entropy over the catalogue: ``mean(-log softmax(ψ·Wᵀ)[label])``.
+
+    The PAD column is excluded from the softmax. This is the "gold" loss of Klenitskiy & Vasilev
+    (RecSys 2023) and the ``p(i | u) ∝ exp(W_i · ψ)`` of recframe's design.
+    """
+    logits = query @ items.T  # [N, I]
+    logits[:, PAD] = float("-inf")
+    return F.cross_entropy(logits, labels)
+
+
+@LOSSES.register("sampled_softmax")
+def sampled_softmax(query: Tensor, items: Tensor, labels: Tensor, negatives: int = 100) -> Tensor:
+    """Softmax over the positive and ``negatives`` uniform items shared by the batch.
+
+    With uniform sampling the logQ correction is a constant and cancels. Accidental hits (a
+    sampled item equal to a row's positive) are masked to ``-inf`` for that row.
+    """
+    neg = _uniform_items((negatives,), items.shape[0], query.device)  # [K]
+    pos_logit = (query * items[labels]).sum(-1, keepdim=True)  # [N, 1]
+    neg_logits = query @ items[neg].T  # [N, K]
+    neg_logits = neg_logits.masked_fill(neg[None, :] == labels[:, None], float("-inf"))
+    logits = torch.cat([pos_logit, neg_logits], dim=1)
+    return F.cross_entropy(logits, torch.zeros_like(labels))
+
+
+def _pos_neg_logits(query: Tensor, items: Tensor, labels: Tensor, negatives: int) -> tuple[Tensor, Tensor, Tensor]:
+    neg = _uniform_items((len(labels), negatives), items.shape[0], query.device)  # [N, K]
+    pos = (query * items[labels]).sum(-1)  # [N]
+    negs = torch.einsum("nd,nkd->nk", query, items[neg])  # [N, K]
+    return pos, negs, neg != labels[:, None]
+
+
+@LOSSES.register("bpr")
+def bpr(query: Tensor, items: Tensor, labels: Tensor, negatives: int = 1) -> Tensor:
+    """Bayesian personalised ranking: ``mean(-log σ(s⁺ - s⁻))`` over (positive, negative) pairs.
+
+    Rendle et al., UAI 2009.
+    """
+    pos, negs, valid = _pos_neg_logits(query, items, labels, negatives)
+    pair = -F.logsigmoid(pos[:, None] - negs)  # [N, K]
+    return (pair * valid).sum() / valid.sum().clamp(min=1)
+
+
+@LOSSES.register("bce")
+def bce(query: Tensor, items: Tensor, labels: Tensor, negatives: int = 1) -> Tensor:
+    """Binary cross-entropy with sampled negatives: ``mean(-log σ(s⁺) - Σ log σ(-s⁻))``.
+
+    With one negative per position this is the loss of the original SASRec (Kang & McAuley 2018).
+    """
+    return gbce(query, items, labels, negatives=negatives, t=0.0)
+
+
+@LOSSES.register("gbce")
+def gbce(query: Tensor, items: Tensor, labels: Tensor, negatives: int = 1, t: float = 0.75) -> Tensor:
+    """Generalised BCE of gSASRec (Petrov & Macdonald, RecSys 2023): ``-β log σ(s⁺) - Σ log σ(-s⁻)``.
+
+    ``β = α (t (1 - 1/α) + 1/α)`` with sampling rate ``α = negatives / (I - 1)``; ``t = 0`` gives
+    ``β = 1``, plain :func:`bce`.
+    """
+    alpha = negatives / (items.shape[0] - 1)
+    beta = alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
+    pos, negs, valid = _pos_neg_logits(query, items, labels, negatives)
+    per_position = -beta * F.logsigmoid(pos) - (F.logsigmoid(-negs) * valid).sum(-1)
+    return per_position.mean()

@@ -1,0 +1,95 @@
+"""RecModule: the one LightningModule — training loss, full-catalogue evaluation, top-K prediction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor, nn
+
+from recframe.data.interactions import PAD
+from recframe.metrics import RankingMetrics, mask_items, target_ranks
+
+
+def top_k(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Top-``k`` ``(values, items)`` per row, ties broken towards the lower item id (reproducible)."""
+    values, items = torch.sort(scores, dim=1, descending=True, stable=True)
+    return values[:, :k], items[:, :k]
+
+
+class RecModule(pl.LightningModule):
+    """Trains any backbone with any loss and evaluates it by ranking the whole catalogue.
+
+    Args:
+        backbone: an object following :class:`~recframe.backbones.contract.Backbone`.
+        loss: a function ``(query [N, D], items [I, D], labels [N]) -> scalar`` from ``recframe.losses``.
+        lr / weight_decay / betas: AdamW settings.
+        exclude_seen: mask each user's earlier items out of the ranking (the standard protocol).
+        ks: cut-offs of the ranking metrics.
+        meta: the resolved config and data fingerprint, saved into every checkpoint.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        loss: Callable[..., Tensor],
+        *,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        betas: Sequence[float] = (0.9, 0.999),
+        exclude_seen: bool = True,
+        ks: Sequence[int] = (1, 5, 10, 20),
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["backbone", "loss"], logger=False)  # the logger gets the config itself
+        self.backbone, self.loss = backbone, loss
+        self.lr, self.weight_decay, self.betas = lr, weight_decay, tuple(betas)
+        self.exclude_seen = exclude_seen
+        self.metrics = nn.ModuleDict({stage: RankingMetrics(ks) for stage in ("val", "test")})
+        self.predict_k = 10
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        queries = self.backbone(batch)  # [B, T, D]
+        labels = batch["labels"]  # [B, T]
+        keep = labels != PAD
+        loss = self.loss(queries[keep], self.backbone.item_embeddings(), labels[keep])
+        self.log("train/loss", loss, prog_bar=True, batch_size=int(keep.sum()))
+        return loss
+
+    def scores(self, batch: dict[str, Tensor]) -> Tensor:
+        """Catalogue scores ``[B, I]`` with PAD and (if ``exclude_seen``) earlier items at ``-inf``."""
+        scores = self.backbone.score(batch)
+        if self.exclude_seen:
+            mask_items(scores, batch["seen_rows"], batch["seen_items"])
+        return scores
+
+    def _evaluate(self, batch: dict[str, Tensor], stage: str) -> None:
+        self.metrics[stage].update(target_ranks(self.scores(batch), batch["targets"]))
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def _log_metrics(self, stage: str) -> None:
+        values = self.metrics[stage].compute()  # already reduced across processes
+        for name, value in values.items():
+            self.log(f"{stage}/{name}", value.float(), prog_bar=name in ("ndcg@10", "hr@10"), sync_dist=False)
+        self.metrics[stage].reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        values, items = top_k(self.scores(batch), self.predict_k)
+        return {"user": batch["user"], "items": items, "scores": values}
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay, betas=self.betas)

@@ -1,0 +1,51 @@
+"""Shared test fixtures: where the real datasets are, and an isolated, offline data environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of real datasets: ``$RECFRAME_DATA`` or ``../shared/data`` beside the repository."""
+    env = os.environ.get("RECFRAME_DATA")
+    path = Path(env) if env else Path(__file__).parents[1].parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip(f"real datasets not found at {path}: set RECFRAME_DATA to a folder with ml-100k/, s3rec/, ...")
+    return path
+
+
+@pytest.fixture
+def real_data(shared_data: Path) -> Callable[..., Path]:
+    """``real_data("ml-100k", "u.data", ...)``: that dataset's folder, or skip naming what is missing."""
+
+    def find(folder: str, *files: str) -> Path:
+        path = shared_data / folder
+        missing = [name for name in files if not (path / name).is_file()]
+        if not path.is_dir() or missing:
+            pytest.skip(f"{path} not found or lacks {missing}: set RECFRAME_DATA to a folder with {folder}/ in it")
+        return path
+
+    return find
+
+
+@pytest.fixture
+def data_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No ``RECFRAME_DATA``, an empty cache in ``tmp_path``, downloads forbidden; returns the cache folder."""
+    cache = tmp_path / "cache"
+    monkeypatch.delenv("RECFRAME_DATA", raising=False)
+    monkeypatch.setenv("RECFRAME_CACHE", str(cache))
+    monkeypatch.setenv("RECFRAME_OFFLINE", "1")
+    return cache
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    """Every test starts from the same random state (torch, numpy, random)."""
+    import lightning.pytorch as pl
+
+    pl.seed_everything(0, verbose=False)

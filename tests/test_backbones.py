@@ -1,0 +1,136 @@
+"""Contract tests over every registered backbone, plus backbone-specific checks."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from recframe.backbones import BACKBONES, Backbone
+from recframe.data.datamodule import DataSpec
+from recframe.losses import softmax_ce
+
+B, T, D, I, U = 3, 5, 8, 11, 7
+SMALL = {"mf": {"dim": D}, "rnn": {"dim": D}, "sasrec": {"dim": D, "heads": 2}, "gpt2": {"dim": D, "heads": 2}}
+
+
+@pytest.fixture
+def spec() -> DataSpec:
+    return DataSpec(n_users=U, n_items=I, max_len=T, item_popularity=np.ones(I))
+
+
+@pytest.fixture
+def batch() -> dict[str, torch.Tensor]:
+    return {
+        "user": torch.tensor([1, 2, 6]),
+        "history": torch.tensor([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0], [6, 7, 8, 9, 10]]),
+        "labels": torch.tensor([[2, 3, 4, 0, 0], [5, 6, 0, 0, 0], [7, 8, 9, 10, 1]]),
+    }
+
+
+def build(name: str, spec: DataSpec) -> torch.nn.Module:
+    return BACKBONES.get(name)(spec, **SMALL[name])
+
+
+def test_every_backbone_has_small_settings():
+    assert set(SMALL) == set(BACKBONES.names())
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
+def test_registry_key_is_file_name_and_docstring_cites_paper(name):
+    cls = BACKBONES.get(name)
+    module = inspect.getmodule(cls)
+    assert Path(module.__file__).stem == name
+    assert module.__doc__ and any(str(year) in module.__doc__ for year in range(2009, 2026))
+    assert isinstance(cls.sequential, bool)
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
+def test_shapes_and_pad_column(name, spec, batch):
+    model = build(name, spec).eval()
+    assert isinstance(model, Backbone)
+    queries = model(batch)
+    assert queries.shape[0] == B and queries.shape[2] == D
+    assert queries.shape[1] == (T if model.sequential else 1)
+    assert model.item_embeddings().shape == (I, D)
+    scores = model.score(batch)
+    assert scores.shape == (B, I)
+    assert torch.isneginf(scores[:, 0]).all() and torch.isfinite(scores[:, 1:]).all()
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
+def test_trailing_padding_leaves_scores_unchanged(name, spec, batch):
+    model = build(name, spec).eval()
+    padded = dict(batch, history=torch.cat([batch["history"][:, :3], torch.zeros(B, 2, dtype=torch.long)], 1))
+    short = dict(batch, history=batch["history"][:, :3])
+    with torch.no_grad():
+        assert torch.allclose(model.score(padded), model.score(short), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", [n for n in BACKBONES.names() if BACKBONES.get(n).sequential])
+def test_causality(name, spec, batch):
+    model = build(name, spec).eval()
+    changed = batch["history"].clone()
+    changed[:, 3:] = torch.tensor([5, 9])
+    with torch.no_grad():
+        before, after = model(batch), model(dict(batch, history=changed))
+    assert torch.allclose(before[:, :3], after[:, :3], atol=1e-5)
+    assert not torch.allclose(before[:, 3:], after[:, 3:], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
+def test_every_parameter_gets_a_gradient(name, spec, batch):
+    model = build(name, spec).train()
+    queries = model(batch)
+    labels = batch["labels"][:, : queries.shape[1]] if model.sequential else batch["labels"][:, :1]
+    keep = labels != 0
+    softmax_ce(queries[keep], model.item_embeddings(), labels[keep]).backward()
+    missing = [
+        n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)
+    ]
+    # The GPT-2 token table (vocab_size=1) is never used: items enter through inputs_embeds.
+    assert [n for n in missing if not n.endswith("wte.weight")] == []
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
+def test_eval_is_deterministic(name, spec, batch):
+    model = build(name, spec).eval()
+    with torch.no_grad():
+        assert torch.equal(model.score(batch), model.score(batch))
+
+
+def test_sasrec_heads_must_divide_dim(spec):
+    with pytest.raises(ValueError, match="divisible"):
+        BACKBONES.get("sasrec")(spec, dim=8, heads=3)
+
+
+def test_rnn_lstm_cell_and_unknown_cell(spec, batch):
+    assert BACKBONES.get("rnn")(spec, dim=D, cell="lstm")(batch).shape == (B, T, D)
+    with pytest.raises(ValueError, match="known"):
+        BACKBONES.get("rnn")(spec, dim=D, cell="transformer")
+
+
+def test_gpt2_pretrained_loads_local_weights(tmp_path, spec, batch):
+    from transformers import GPT2Model
+
+    source = BACKBONES.get("gpt2")(spec, dim=D, heads=2)
+    source.encoder.save_pretrained(tmp_path / "gpt2-tiny")
+    loaded = BACKBONES.get("gpt2")(spec, pretrained=str(tmp_path / "gpt2-tiny"))
+    for (name, a), (_, b) in zip(source.encoder.state_dict().items(), loaded.encoder.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert isinstance(loaded.encoder, GPT2Model) and loaded.items.embedding_dim == D
+
+
+def test_gpt2_pretrained_missing_path_is_clear(spec):
+    with pytest.raises(OSError, match="cannot load GPT-2 weights"):
+        BACKBONES.get("gpt2")(spec, pretrained="/nonexistent/gpt2-folder")
+
+
+def test_gpt2_pretrained_too_few_positions(tmp_path, spec):
+    BACKBONES.get("gpt2")(spec, dim=D, heads=2).encoder.save_pretrained(tmp_path / "m")
+    longer = DataSpec(n_users=U, n_items=I, max_len=T + 10, item_popularity=np.ones(I))
+    with pytest.raises(ValueError, match="positions"):
+        BACKBONES.get("gpt2")(longer, pretrained=str(tmp_path / "m"))

@@ -1,0 +1,89 @@
+"""Config loading: every experiment builds; unknown keys, bad types and names fail clearly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from recframe import engine
+from recframe.config import ConfigError, find_experiment, list_experiments, load_config, read_experiment, validate
+
+TINY_DATA = {"name": "synthetic", "n_users": 40, "n_items": 30, "min_length": 5, "max_length": 12}
+
+
+def test_experiments_exist():
+    names = list_experiments()
+    assert "default" in names
+    assert not any(n.split("/")[-1].startswith("_") for n in names)
+
+
+@pytest.mark.parametrize("name", list_experiments())
+def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path):
+    raw = read_experiment(find_experiment(name))
+    assert raw.get("description"), f"{name} has no description"
+    header = find_experiment(name).read_text().splitlines()[0]
+    assert header.startswith("#"), f"{name} must start with a header comment"
+    raw.dataset = OmegaConf.create(TINY_DATA)
+    raw.run = OmegaConf.merge(raw.get("run", {}), {"dir": str(tmp_path)})
+    if "data" in raw:
+        raw.data.pop("k_core", None)
+        raw.data.pop("min_rating", None)
+    cfg = validate(raw)
+    data = engine.build_data(cfg)
+    module = engine.build_module(cfg, data, name)
+    batch = next(iter(data.train_dataloader()))
+    loss = module.training_step(batch, 0)
+    assert torch.isfinite(loss)
+    eval_batch = next(iter(data.val_dataloader()))
+    module.validation_step(eval_batch, 0)
+    assert 0.0 <= float(module.metrics["val"].compute()["ndcg@10"]) <= 1.0
+
+
+def test_unknown_key_lists_known_keys():
+    with pytest.raises(ConfigError, match=r"unknown key backbone.dimm; known keys of 'backbone': \['name', 'dim'"):
+        load_config("default", ["backbone.dimm=3"])
+
+
+def test_wrong_type_names_key():
+    with pytest.raises(ConfigError, match="dim"):
+        load_config("default", ["backbone.dim=abc"])
+
+
+def test_unknown_backbone_lists_known():
+    with pytest.raises(ConfigError, match=r"unknown backbone 'gtp2'; known: \['gpt2', 'mf', 'rnn', 'sasrec'\]"):
+        load_config("default", ["backbone.name=gtp2"])
+
+
+def test_unknown_section_and_experiment():
+    with pytest.raises(ConfigError, match="unknown config section 'optimizer'"):
+        load_config("default", ["optimizer.lr=1"])
+    with pytest.raises(ConfigError, match=r"unknown experiment 'nope'.*default"):
+        load_config("nope")
+
+
+def test_override_syntax_and_delete():
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config("default", ["backbone.layers"])
+    cfg = load_config("default", ["backbone.name=mf", "~backbone.layers", "~backbone.heads", "~backbone.dropout"])
+    assert cfg["backbone"] == {"name": "mf", "dim": 64}
+    with pytest.raises(ConfigError, match="cannot delete"):
+        load_config("default", ["~backbone.nothing"])
+
+
+def test_defaults_are_filled_and_trainer_keeps_only_given_keys():
+    cfg = load_config("default")
+    assert cfg["module"]["exclude_seen"] is True and cfg["run"]["monitor"] == "val/ndcg@10"
+    assert set(cfg["trainer"]) == {"max_epochs", "accelerator", "devices", "log_every_n_steps"}
+    with pytest.raises(ConfigError, match=r"trainer\.max_epoch"):
+        load_config("default", ["trainer.max_epoch=3"])
+
+
+def test_one_level_of_extends(tmp_path):
+    (tmp_path / "_a.yaml").write_text("backbone: {name: mf}\n")
+    (tmp_path / "_b.yaml").write_text("extends: _a\nbackbone: {dim: 8}\n")
+    (tmp_path / "c.yaml").write_text("# c\nextends: _b\n")
+    (tmp_path / "d.yaml").write_text("# d\nextends: _a\nbackbone: {dim: 8}\n")
+    assert OmegaConf.to_container(read_experiment(tmp_path / "d.yaml"))["backbone"] == {"name": "mf", "dim": 8}
+    with pytest.raises(ConfigError, match="only one level"):
+        read_experiment(tmp_path / "c.yaml")

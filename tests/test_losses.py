@@ -1,0 +1,100 @@
+"""Each loss against its written-out definition, with negatives fixed through monkeypatching."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from recframe import losses
+
+N, D, I = 4, 3, 7
+
+
+@pytest.fixture
+def case():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(N, D, generator=g), torch.randn(I, D, generator=g), torch.tensor([1, 3, 6, 2])
+
+
+def fix_negatives(monkeypatch, negatives: torch.Tensor) -> None:
+    monkeypatch.setattr(losses, "_uniform_items", lambda shape, n_items, device: negatives.reshape(shape))
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def test_registry_names():
+    assert losses.LOSSES.names() == ["bce", "bpr", "ce", "gbce", "sampled_softmax"]
+
+
+def test_ce_is_softmax_over_real_items(case):
+    q, w, y = case
+    expected = 0.0
+    for n in range(N):
+        logits = [float(q[n] @ w[i]) for i in range(1, I)]
+        expected += -(logits[y[n] - 1] - math.log(sum(math.exp(x) for x in logits)))
+    assert losses.softmax_ce(q, w, y).item() == pytest.approx(expected / N, rel=1e-5)
+
+
+def test_sampled_softmax_with_every_item_sampled_equals_ce(case, monkeypatch):
+    q, w, y = case
+    fix_negatives(monkeypatch, torch.arange(1, I))  # the positive is among them: masked as an accidental hit
+    assert losses.sampled_softmax(q, w, y, negatives=I - 1).item() == pytest.approx(
+        losses.softmax_ce(q, w, y).item(), rel=1e-5
+    )
+
+
+def test_bpr_definition(case, monkeypatch):
+    q, w, y = case
+    neg = torch.tensor([[2, 1], [3, 4], [5, 1], [6, 2]])  # row 1 has an accidental hit (3)
+    fix_negatives(monkeypatch, neg)
+    terms = [
+        -math.log(sigmoid(float(q[n] @ w[y[n]] - q[n] @ w[neg[n, k]])))
+        for n in range(N)
+        for k in range(2)
+        if neg[n, k] != y[n]
+    ]
+    assert losses.bpr(q, w, y, negatives=2).item() == pytest.approx(sum(terms) / len(terms), rel=1e-5)
+
+
+def test_bce_definition_and_gbce_degenerate(case, monkeypatch):
+    q, w, y = case
+    neg = torch.tensor([[2], [4], [5], [6]])
+    fix_negatives(monkeypatch, neg)
+    expected = (
+        sum(
+            -math.log(sigmoid(float(q[n] @ w[y[n]]))) - math.log(1 - sigmoid(float(q[n] @ w[neg[n, 0]])))
+            for n in range(N)
+        )
+        / N
+    )
+    assert losses.bce(q, w, y, negatives=1).item() == pytest.approx(expected, rel=1e-5)
+    assert losses.gbce(q, w, y, negatives=1, t=0.0).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_gbce_beta(case, monkeypatch):
+    q, w, y = case
+    neg = torch.tensor([[2], [4], [5], [6]])
+    fix_negatives(monkeypatch, neg)
+    alpha = 1 / (I - 1)
+    beta = alpha * (0.5 * (1 - 1 / alpha) + 1 / alpha)
+    expected = (
+        sum(
+            -beta * math.log(sigmoid(float(q[n] @ w[y[n]]))) - math.log(1 - sigmoid(float(q[n] @ w[neg[n, 0]])))
+            for n in range(N)
+        )
+        / N
+    )
+    assert losses.gbce(q, w, y, negatives=1, t=0.5).item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["ce", "sampled_softmax", "bpr", "bce", "gbce"])
+def test_losses_are_finite_and_differentiable(name, case):
+    q, w, y = case
+    q.requires_grad_(True)
+    loss = losses.LOSSES.get(name)(q, w, y)
+    loss.backward()
+    assert torch.isfinite(loss) and q.grad is not None and q.grad.abs().sum() > 0
