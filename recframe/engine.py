@@ -52,7 +52,8 @@ def build_module(cfg: dict[str, Any], data: RecDataModule, experiment: str) -> R
 def build_trainer(cfg: dict[str, Any], run: Run | None, logger: Any = False) -> pl.Trainer:
     """A Lightning Trainer from ``cfg['trainer']``; checkpointing and early stopping when ``run``."""
     settings = cfg["run"]
-    callbacks: list[pl.Callback] = [RichProgressBar(leave=True)]
+    show_progress = cfg["trainer"].get("enable_progress_bar", True) is not False
+    callbacks: list[pl.Callback] = [RichProgressBar(leave=True)] if show_progress else []
     if run is not None:
         callbacks.append(
             ModelCheckpoint(

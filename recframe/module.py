@@ -67,7 +67,8 @@ class RecModule(pl.LightningModule):
         return scores
 
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> None:
-        self.metrics[stage].update(target_ranks(self.scores(batch), batch["targets"]))
+        ranks = target_ranks(self.scores(batch), batch["targets"], max_rank=self.metrics[stage].ks[-1])
+        self.metrics[stage].update(ranks)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")

@@ -69,6 +69,28 @@ def test_target_ranks_match_brute_force(ties, seed):
     assert torch.equal(target_ranks(scores, targets), brute_ranks(scores, targets))
 
 
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("max_rank", [1, 3, 12])
+def test_capped_ranks_equal_exact_ranks_capped(ties, max_rank):
+    for seed in range(6):
+        scores, targets = random_case(B=30, I=25, M=4, ties=ties, seed=seed)
+        exact = target_ranks(scores, targets)
+        capped = target_ranks(scores, targets, max_rank=max_rank)
+        assert torch.equal(capped, torch.where(exact > 0, exact.clamp(max=max_rank + 1), exact))
+        for k in range(1, max_rank + 1):
+            a, b = ranking_metrics(exact, [k]), ranking_metrics(capped, [k])
+            assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_capped_ranks_of_a_constant_model_and_masked_rows():
+    scores = torch.zeros(3, 9)
+    scores[:, 0] = float("-inf")
+    scores[1, 1:7] = float("-inf")  # few finite items: the boundary is -inf
+    targets = torch.tensor([[2, 5], [8, 0], [3, 0]])
+    exact = target_ranks(scores, targets)
+    assert torch.equal(target_ranks(scores, targets, max_rank=4), torch.where(exact > 0, exact.clamp(max=5), exact))
+
+
 def test_target_ranks_chunking_does_not_change_result():
     scores, targets = random_case(B=40, I=50, M=4, ties=True)
     assert torch.equal(target_ranks(scores, targets, max_elements=1), target_ranks(scores, targets))
@@ -90,11 +112,12 @@ def test_masked_target_is_a_miss():
     assert ranks[0, 0] == 1 and ranks[1, 0] > 5
 
 
-def test_nan_scores_raise():
+@pytest.mark.parametrize("max_rank", [None, 2])
+def test_nan_scores_raise(max_rank):
     scores = torch.zeros(1, 5)
     scores[0, 2] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
-        target_ranks(scores, torch.tensor([[1]]))
+        target_ranks(scores, torch.tensor([[1]]), max_rank=max_rank)
 
 
 @pytest.mark.parametrize("seed", range(3))

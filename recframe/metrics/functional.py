@@ -31,24 +31,16 @@ def mask_items(scores: Tensor, rows: Tensor, items: Tensor) -> Tensor:
     return scores
 
 
-def target_ranks(scores: Tensor, targets: Tensor, max_elements: int = 1 << 25) -> Tensor:
-    """Pessimistic 1-based rank of every target among all items: ``[B, I], [B, M] -> [B, M]``.
+def _targets_before(t_scores: Tensor, valid: Tensor) -> Tensor:
+    """For each target, how many other targets of its row are ordered before it: ``[B, M]``."""
+    M = t_scores.shape[1]
+    s_j, s_m = t_scores[:, :, None], t_scores[:, None, :]  # [B, M, 1], [B, 1, M]
+    order = torch.arange(M, device=t_scores.device)
+    earlier = order[None, None, :] < order[None, :, None]
+    return (((s_m > s_j) | ((s_m == s_j) & earlier)) & valid[:, None, :]).sum(-1)
 
-    Args:
-        scores: higher is better; masked items are ``-inf``. NaN raises.
-        targets: item ids, right-padded with PAD (0); duplicates within a row are not allowed.
-        max_elements: bound on the ``[b, M, I]`` comparison built at once (memory), by chunking rows.
 
-    Returns:
-        int64 ranks, 0 where the target is PAD.
-
-    >>> target_ranks(torch.tensor([[0.1, 0.9, 0.5, 0.5]]), torch.tensor([[2, 3]]))
-    tensor([[2, 3]])
-    >>> target_ranks(torch.zeros(1, 5), torch.tensor([[4, 0]]))  # a constant model ranks last
-    tensor([[5, 0]])
-    """
-    if torch.isnan(scores).any():
-        raise ValueError("scores contain NaN; the model diverged or produced invalid outputs")
+def _exact_ranks(scores: Tensor, targets: Tensor, max_elements: int) -> Tensor:
     B, I = scores.shape
     M = targets.shape[1]
     valid = targets != PAD
@@ -57,13 +49,53 @@ def target_ranks(scores: Tensor, targets: Tensor, max_elements: int = 1 << 25) -
     step = max(1, max_elements // max(M * I, 1))
     for s in range(0, B, step):
         at_least[s : s + step] = (scores[s : s + step, None, :] >= t_scores[s : s + step, :, None]).sum(-1)
-    s_j, s_m = t_scores[:, :, None], t_scores[:, None, :]  # [B, M, 1], [B, 1, M]
-    other = valid[:, None, :]
-    targets_at_least = ((s_m >= s_j) & other).sum(-1)  # includes the target itself
-    order = torch.arange(M, device=scores.device)
-    earlier = order[None, None, :] < order[None, :, None]
-    targets_before = (((s_m > s_j) | ((s_m == s_j) & earlier)) & other).sum(-1)
-    ranks = at_least - targets_at_least + targets_before + 1
+    targets_at_least = ((t_scores[:, None, :] >= t_scores[:, :, None]) & valid[:, None, :]).sum(-1)  # incl. itself
+    ranks = at_least - targets_at_least + _targets_before(t_scores, valid) + 1
+    return torch.where(valid, ranks, torch.zeros_like(ranks))
+
+
+def target_ranks(scores: Tensor, targets: Tensor, max_rank: int | None = None, max_elements: int = 1 << 25) -> Tensor:
+    """Pessimistic 1-based rank of every target among all items: ``[B, I], [B, M] -> [B, M]``.
+
+    Args:
+        scores: higher is better; masked items are ``-inf``. NaN raises.
+        targets: item ids, right-padded with PAD (0); duplicates within a row are not allowed.
+        max_rank: if given, ranks above it are reported as ``max_rank + 1``. Every metric at
+            ``k <= max_rank`` is unchanged, and the ranks come from one ``topk`` instead of a
+            comparison against the whole catalogue (rows whose target ties the top-k boundary
+            fall back to the exact count).
+        max_elements: bound on the ``[b, M, I]`` comparison of the exact count (memory).
+
+    Returns:
+        int64 ranks, 0 where the target is PAD.
+
+    >>> target_ranks(torch.tensor([[0.1, 0.9, 0.5, 0.5]]), torch.tensor([[2, 3]]))
+    tensor([[2, 3]])
+    >>> target_ranks(torch.zeros(1, 5), torch.tensor([[4, 0]]))  # a constant model ranks last
+    tensor([[5, 0]])
+    >>> target_ranks(torch.tensor([[0.0, 4.0, 3.0, 2.0, 1.0]]), torch.tensor([[4, 2]]), max_rank=2)
+    tensor([[3, 2]])
+    """
+    if max_rank is None or max_rank >= scores.shape[1]:
+        if torch.isnan(scores).any():
+            raise ValueError("scores contain NaN; the model diverged or produced invalid outputs")
+        return _exact_ranks(scores, targets, max_elements)
+    top_values, top_items = scores.topk(max_rank, dim=1)  # [B, K], NaN sorts first: checked for free
+    if torch.isnan(top_values[:, 0]).any():
+        raise ValueError("scores contain NaN; the model diverged or produced invalid outputs")
+    valid = targets != PAD
+    t_scores = scores.gather(1, targets)  # [B, M]
+    boundary = top_values[:, -1:]  # [B, 1]
+    in_top_is_target = (top_items[:, :, None] == targets[:, None, :]).any(-1)  # [B, K]
+    ahead = (top_values[:, None, :] >= t_scores[:, :, None]) & ~in_top_is_target[:, None, :]  # [B, M, K]
+    ranks = ahead.sum(-1) + _targets_before(t_scores, valid) + 1
+    # Above the boundary every item scoring at least as high is in the top-k, so the count is
+    # exact; below it the rank exceeds max_rank. Only ties with the boundary need the full count.
+    ranks = torch.where(t_scores < boundary, torch.full_like(ranks, max_rank + 1), ranks)
+    tied = ((t_scores == boundary) & valid).any(1)
+    if tied.any():
+        ranks[tied] = _exact_ranks(scores[tied], targets[tied], max_elements)
+    ranks = ranks.clamp(max=max_rank + 1)
     return torch.where(valid, ranks, torch.zeros_like(ranks))
 
 
