@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Pipes and CI logs get a wide fixed width instead of rich's 80-column fallback.
@@ -98,6 +99,36 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from recframe.reproduce import format_value, reproduce
+
+    record = reproduce(args.experiment, args.seeds, args.folds, args.overrides, echo=console.print)
+    ref = record["reference"]
+    label = results_label(record["protocol"])
+    title = f"{args.experiment} vs {ref.get('paper') or 'no published reference'} [{label}]"
+    table = Table(title=escape(title))
+    for column in ("metric", "published", "ours (mean ± std)", "n", "Δ%", "within tolerance"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for row in record["rows"]:
+        ok = {True: "[green]yes[/]", False: "[red]no[/]", None: "—"}[row["within_tolerance"]]
+        delta = "—" if row["delta_pct"] is None else f"{row['delta_pct']:+.1f}"
+        ours = f"{format_value(row['mean'])} ± {format_value(row['std'])}"
+        table.add_row(row["metric"], format_value(row["published"]), ours, str(row["n"]), delta, ok)
+    console.print(table)
+    if ref.get("tolerance") is not None and ref.get("metrics"):
+        console.print(
+            f"tolerance: {ref['tolerance']:.0%} of the published value; runs: {[r['id'] for r in record['runs']]}"
+        )
+    return 0
+
+
+def results_label(card: dict) -> str:
+    from recframe.results import protocol_label
+
+    label = protocol_label(card)
+    return f"SAMPLED: {label}" if card["ranking"] != "full" else label
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m recframe", description="recframe: recommender-systems research runs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -120,6 +151,13 @@ def parser() -> argparse.ArgumentParser:
     pred.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     pred.set_defaults(func=cmd_predict)
 
+    rep = sub.add_parser("reproduce", help="run an experiment over seeds (and folds) and compare with its paper")
+    rep.add_argument("experiment", help="experiment name under experiments/")
+    rep.add_argument("--seeds", type=int, default=1, help="number of seeds, starting at run.seed (default 1)")
+    rep.add_argument("--folds", type=int, default=None, help="k-fold CV: run every fold of data.split=kfold")
+    rep.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    rep.set_defaults(func=cmd_reproduce)
+
     lst = sub.add_parser("list", help="list the experiments with dataset, backbone and description")
     lst.set_defaults(func=cmd_list)
     return p
@@ -127,7 +165,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors print one clear line and exit with status 2."""
-    args = parser().parse_args(argv)
+    p = parser()
+    # Options may follow overrides (``reproduce x a=1 --seeds 3``): argparse leaves such trailing
+    # overrides unparsed, so they are collected here.
+    args, extra = p.parse_known_args(argv)
+    stray = [e for e in extra if "=" not in e and not e.startswith("~")]
+    if stray:
+        p.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        args.overrides = [*getattr(args, "overrides", []), *extra]
     from recframe.config import ConfigError
 
     try:

@@ -22,7 +22,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-TOP_LEVEL = ("description", "dataset", "data", "backbone", "loss", "module", "trainer", "run", "logger")
+TOP_LEVEL = ("description", "dataset", "data", "backbone", "loss", "module", "trainer", "run", "logger", "reference")
 
 
 class ConfigError(ValueError):
@@ -48,6 +48,24 @@ class LoggerSettings:
     project: str = "recframe"
     mode: str = "auto"
     entity: str | None = None
+
+
+@dataclasses.dataclass
+class ReferenceSettings:
+    """The ``reference`` section: the published numbers an experiment reproduces.
+
+    ``metrics`` maps recframe metric keys (``test/hr@10``) to the published values; a result is
+    within tolerance when ``|ours - published| <= tolerance * published``.
+    """
+
+    paper: str = ""
+    venue: str = ""
+    table: str = ""
+    url: str = ""
+    protocol: str = ""
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    tolerance: float = 0.1
+    note: str = ""
 
 
 def experiments_dir() -> Path:
@@ -163,6 +181,7 @@ def _section_schemas(cfg: Any) -> dict[str, type]:
         ),
         "run": RunSettings,
         "logger": LoggerSettings,
+        "reference": ReferenceSettings,
     }
 
 

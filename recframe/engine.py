@@ -16,12 +16,14 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 
+from recframe import results
 from recframe.backbones import BACKBONES
 from recframe.config import ConfigError, apply_overrides, load_config, to_yaml, validate
 from recframe.data import DATASETS
 from recframe.data.datamodule import RecDataModule
 from recframe.logging import build_logger, finish
 from recframe.losses import LOSSES
+from recframe.metrics import ranking_metrics
 from recframe.module import RecModule
 from recframe.runs import Run, atomic_write, now
 
@@ -84,10 +86,35 @@ def _float_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
     return {k: float(v) for d in results for k, v in d.items()}
 
 
+def write_per_user(run: Run, module: RecModule, data: RecDataModule) -> None:
+    """Save each test user's metric values (for paired significance tests between runs)."""
+    import pandas as pd
+
+    if not module.per_user:
+        return
+    users = torch.cat([u for u, _ in module.per_user]).numpy()
+    ranks = torch.cat([_pad_cols(r, max(x.shape[1] for _, x in module.per_user)) for _, r in module.per_user])
+    ks = module.metrics["test"].ks
+    values = ranking_metrics(ranks, ks)
+    table = pd.DataFrame({"user": data.log_.users.decode(users)})
+    for name, v in values.items():
+        for j, k in enumerate(ks):
+            table[f"{name}@{k}"] = v[:, j].numpy()
+    tmp = run.dir / f".{results.PER_USER}.tmp"
+    table.sort_values("user").to_csv(tmp, index=False, compression="gzip", float_format="%.6g")
+    tmp.replace(run.dir / results.PER_USER)
+    module.per_user.clear()
+
+
+def _pad_cols(x: torch.Tensor, width: int) -> torch.Tensor:
+    return torch.nn.functional.pad(x, (0, width - x.shape[1]))
+
+
 def fit(experiment: str, overrides: list[str] = (), *, echo=print) -> tuple[Run, dict[str, float]]:
     """Train ``experiment`` with ``overrides``, then validate and test the best checkpoint.
 
-    Returns the run and its metrics (``val/...`` and ``test/...`` of the best checkpoint).
+    Returns the run and its metrics (``val/...`` and ``test/...`` of the best checkpoint). The run
+    is recorded in its directory and appended to the results index of ``run.dir``.
     """
     cfg = load_config(experiment, overrides)
     name = Path(experiment).stem if experiment.endswith((".yaml", ".yml")) else experiment
@@ -95,22 +122,44 @@ def fit(experiment: str, overrides: list[str] = (), *, echo=print) -> tuple[Run,
     pl.seed_everything(cfg["run"]["seed"], workers=True, verbose=False)
     data = build_data(cfg)
     echo(data.summary())
+    card = results.protocol(cfg, data.fingerprint)
     run = Run.create(Path(cfg["run"]["dir"]), name)
     run.start(name, to_yaml(cfg), cfg["run"]["seed"])
-    run.update(fingerprint=data.fingerprint, data_summary=data.summary())
+    run.update(
+        fingerprint=data.fingerprint,
+        data_summary=data.summary(),
+        protocol=card,
+        protocol_label=results.protocol_label(card),
+        config_hash=results.config_hash(cfg),
+        backbone=cfg["backbone"]["name"],
+        loss=cfg["loss"]["name"],
+    )
     logger = build_logger(cfg["logger"], run.dir, f"{name}/{run.id}", cfg)
     started = time.perf_counter()
     try:
         module = build_module(cfg, data, name)
         trainer = build_trainer(cfg, run, logger)
-        trainer.fit(module, datamodule=data)
-        if trainer.interrupted:
-            run.update(status="interrupted", ended=now())
-            raise KeyboardInterrupt
-        best = trainer.checkpoint_callback.best_model_path or None
+        best = None
+        if module.trainable:
+            trainer.fit(module, datamodule=data)
+            if trainer.interrupted:
+                run.update(status="interrupted", ended=now())
+                raise KeyboardInterrupt
+            best = trainer.checkpoint_callback.best_model_path or None
+        else:
+            echo(f"{cfg['backbone']['name']} has no trainable parameters: evaluating without training")
         fit_seconds = time.perf_counter() - started
-        metrics = _float_metrics(trainer.validate(module, datamodule=data, ckpt_path=best, verbose=False))
-        metrics |= _float_metrics(trainer.test(module, datamodule=data, ckpt_path=best, verbose=False))
+        metrics = _float_metrics(
+            trainer.validate(module, datamodule=data, ckpt_path=best, verbose=False, weights_only=True)
+        )
+        module.record_per_user = True
+        metrics |= _float_metrics(
+            trainer.test(module, datamodule=data, ckpt_path=best, verbose=False, weights_only=True)
+        )
+        if best is None and run.checkpoints is not None:
+            trainer.save_checkpoint(run.checkpoints / "best.ckpt")
+            best = str(run.checkpoints / "best.ckpt")
+        write_per_user(run, module, data)
     except BaseException as err:
         if run.record().get("status") == "running":
             run.update(status="failed", ended=now(), error=f"{type(err).__name__}: {err}")
@@ -127,6 +176,7 @@ def fit(experiment: str, overrides: list[str] = (), *, echo=print) -> tuple[Run,
         best_checkpoint=str(Path(best).relative_to(run.dir)) if best else None,
         wandb_dir=wandb_dir,
     )
+    results.append(Path(cfg["run"]["dir"]), results.summary(run.dir))
     return run, metrics
 
 
@@ -183,7 +233,7 @@ def evaluate(target: str, stage: str, overrides: list[str] = ()) -> dict[str, fl
     path, cfg, data, module = _restore(target, overrides)
     trainer = build_trainer(cfg, run=None)
     run_eval = trainer.validate if stage == "val" else trainer.test
-    return _float_metrics(run_eval(module, datamodule=data, ckpt_path=str(path), verbose=False))
+    return _float_metrics(run_eval(module, datamodule=data, ckpt_path=str(path), verbose=False, weights_only=True))
 
 
 def predict(target: str, top_k: int, output: Path, overrides: list[str] = ()) -> int:
@@ -199,7 +249,7 @@ def predict(target: str, top_k: int, output: Path, overrides: list[str] = ()) ->
         raise ValueError(f"--top-k {top_k} exceeds the catalogue of {data.spec.n_items - 1} items")
     module.predict_k = top_k
     trainer = build_trainer(cfg, run=None)
-    batches = trainer.predict(module, datamodule=data, ckpt_path=str(path))
+    batches = trainer.predict(module, datamodule=data, ckpt_path=str(path), weights_only=True)
     users = torch.cat([b["user"] for b in batches]).numpy()
     items = torch.cat([b["items"] for b in batches]).numpy()
     scores = torch.cat([b["scores"] for b in batches]).numpy()

@@ -50,6 +50,8 @@ class RecModule(pl.LightningModule):
         self.exclude_seen = exclude_seen
         self.metrics = nn.ModuleDict({stage: RankingMetrics(ks) for stage in ("val", "test")})
         self.predict_k = 10
+        self.record_per_user = False  # set by the engine for the final test pass
+        self.per_user: list[tuple[Tensor, Tensor]] = []  # (users [B], ranks [B, M]) of that pass
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         queries = self.backbone(batch)  # [B, T, D]
@@ -60,15 +62,27 @@ class RecModule(pl.LightningModule):
         return loss
 
     def scores(self, batch: dict[str, Tensor]) -> Tensor:
-        """Catalogue scores ``[B, I]`` with PAD and (if ``exclude_seen``) earlier items at ``-inf``."""
+        """Catalogue scores ``[B, I]`` with PAD and (if ``exclude_seen``) earlier items at ``-inf``.
+
+        Under the sampled protocol (a ``candidates`` batch key) every item that is neither a target
+        nor a sampled negative is also ``-inf``, so ranks are ranks among the candidates.
+        """
         scores = self.backbone.score(batch)
         if self.exclude_seen:
             mask_items(scores, batch["seen_rows"], batch["seen_items"])
+        if "candidates" in batch:
+            keep = torch.zeros_like(scores, dtype=torch.bool)
+            rows = torch.arange(len(scores), device=scores.device)[:, None]
+            keep[rows, batch["candidates"]] = True
+            keep[rows, batch["targets"]] = True
+            scores = scores.masked_fill(~keep, float("-inf"))
         return scores
 
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> None:
         ranks = target_ranks(self.scores(batch), batch["targets"], max_rank=self.metrics[stage].ks[-1])
         self.metrics[stage].update(ranks)
+        if stage == "test" and self.record_per_user:
+            self.per_user.append((batch["user"].cpu(), ranks.cpu()))
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")
@@ -91,6 +105,11 @@ class RecModule(pl.LightningModule):
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
         values, items = top_k(self.scores(batch), self.predict_k)
         return {"user": batch["user"], "items": items, "scores": values}
+
+    @property
+    def trainable(self) -> bool:
+        """False for parameter-free backbones (popularity): they skip training."""
+        return any(p.requires_grad for p in self.parameters())
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay, betas=self.betas)

@@ -14,7 +14,14 @@ from recframe.data.datamodule import DataSpec
 from recframe.losses import softmax_ce
 
 B, T, D, I, U = 3, 5, 8, 11, 7
-SMALL = {"mf": {"dim": D}, "rnn": {"dim": D}, "sasrec": {"dim": D, "heads": 2}, "gpt2": {"dim": D, "heads": 2}}
+SMALL = {
+    "mf": {"dim": D},
+    "rnn": {"dim": D},
+    "sasrec": {"dim": D, "heads": 2},
+    "gpt2": {"dim": D, "heads": 2},
+    "pop": {},
+}
+DIM = {name: D for name in SMALL} | {"pop": 1}  # popularity scores are a single column
 
 
 @pytest.fixture
@@ -53,9 +60,9 @@ def test_shapes_and_pad_column(name, spec, batch):
     model = build(name, spec).eval()
     assert isinstance(model, Backbone)
     queries = model(batch)
-    assert queries.shape[0] == B and queries.shape[2] == D
+    assert queries.shape[0] == B and queries.shape[2] == DIM[name]
     assert queries.shape[1] == (T if model.sequential else 1)
-    assert model.item_embeddings().shape == (I, D)
+    assert model.item_embeddings().shape == (I, DIM[name])
     scores = model.score(batch)
     assert scores.shape == (B, I)
     assert torch.isneginf(scores[:, 0]).all() and torch.isfinite(scores[:, 1:]).all()
@@ -81,7 +88,7 @@ def test_causality(name, spec, batch):
     assert not torch.allclose(before[:, 3:], after[:, 3:], atol=1e-5)
 
 
-@pytest.mark.parametrize("name", BACKBONES.names())
+@pytest.mark.parametrize("name", [n for n in BACKBONES.names() if n != "pop"])
 def test_every_parameter_gets_a_gradient(name, spec, batch):
     model = build(name, spec).train()
     queries = model(batch)
@@ -134,3 +141,10 @@ def test_gpt2_pretrained_too_few_positions(tmp_path, spec):
     longer = DataSpec(n_users=U, n_items=I, max_len=T + 10, item_popularity=np.ones(I))
     with pytest.raises(ValueError, match="positions"):
         BACKBONES.get("gpt2")(longer, pretrained=str(tmp_path / "m"))
+
+
+def test_pop_scores_are_training_counts_and_need_no_training(spec, batch):
+    counts = np.arange(I, dtype=np.float64)
+    model = BACKBONES.get("pop")(DataSpec(n_users=U, n_items=I, max_len=T, item_popularity=counts))
+    assert list(model.parameters()) == []
+    assert torch.equal(model.score(batch)[0, 1:], torch.arange(1, I, dtype=torch.float32))

@@ -27,8 +27,8 @@ def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path):
     raw.dataset = OmegaConf.create(TINY_DATA)
     raw.run = OmegaConf.merge(raw.get("run", {}), {"dir": str(tmp_path)})
     if "data" in raw:
-        raw.data.pop("k_core", None)
-        raw.data.pop("min_rating", None)
+        for key in ("k_core", "min_rating", "fingerprint"):  # facts of the real dataset
+            raw.data.pop(key, None)
     cfg = validate(raw)
     data = engine.build_data(cfg)
     module = engine.build_module(cfg, data, name)
@@ -51,7 +51,7 @@ def test_wrong_type_names_key():
 
 
 def test_unknown_backbone_lists_known():
-    with pytest.raises(ConfigError, match=r"unknown backbone 'gtp2'; known: \['gpt2', 'mf', 'rnn', 'sasrec'\]"):
+    with pytest.raises(ConfigError, match=r"unknown backbone 'gtp2'; known: \['gpt2', 'mf', 'pop', 'rnn', 'sasrec'\]"):
         load_config("default", ["backbone.name=gtp2"])
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 from recframe.backbones.contract import Backbone
 from recframe.backbones.gpt2 import GPT2
 from recframe.backbones.mf import MF
+from recframe.backbones.pop import Pop
 from recframe.backbones.rnn import RNN
 from recframe.backbones.sasrec import SASRec
 from recframe.registry import Registry
 
 BACKBONES: Registry[type] = Registry("backbone")
 BACKBONES.register("mf")(MF)
+BACKBONES.register("pop")(Pop)
 BACKBONES.register("rnn")(RNN)
 BACKBONES.register("sasrec")(SASRec)
 BACKBONES.register("gpt2")(GPT2)

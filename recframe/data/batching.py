@@ -9,7 +9,9 @@ arrays; each dataset builds a batch from an index array with vectorised NumPy in
 - ``labels`` ``[B, T]`` the item after ``history[:, t]`` (training; PAD where there is none);
 - ``targets`` ``[B, M]`` the items to rank (evaluation; right-padded with PAD);
 - ``seen_rows`` / ``seen_items`` ``[S]`` the items each user already interacted with, as flat
-  ``(row in batch, item)`` pairs (evaluation; masked out when ``exclude_seen`` is on).
+  ``(row in batch, item)`` pairs (evaluation; masked out when ``exclude_seen`` is on);
+- ``candidates`` ``[B, N]`` sampled negatives (sampled evaluation protocol only): the targets are
+  ranked among these items alone.
 """
 
 from __future__ import annotations
@@ -134,9 +136,17 @@ class UserItemPairs(Dataset):
 class EvalUsers(Dataset):
     """Evaluation examples: one user each, with everything before the stage as history and mask."""
 
-    def __init__(self, users: np.ndarray, seen: Histories, targets: Histories, max_len: int, sequential: bool) -> None:
+    def __init__(
+        self,
+        users: np.ndarray,
+        seen: Histories,
+        targets: Histories,
+        max_len: int,
+        sequential: bool,
+        candidates: np.ndarray | None = None,
+    ) -> None:
         self.users, self.seen, self.targets = users, seen, targets
-        self.max_len, self.sequential = max_len, sequential
+        self.max_len, self.sequential, self.candidates = max_len, sequential, candidates
 
     def __len__(self) -> int:
         return len(self.users)
@@ -152,4 +162,6 @@ class EvalUsers(Dataset):
         }
         if self.sequential:
             batch["history"] = _tensor(self.seen.last(users, self.max_len))
+        if self.candidates is not None:
+            batch["candidates"] = _tensor(self.candidates[users])
         return batch

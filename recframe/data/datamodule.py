@@ -45,6 +45,51 @@ class EvalSet:
     seen: Histories
     targets: Histories
     cold_users: int  # users with targets but no earlier interaction (not evaluated; counted)
+    candidates: np.ndarray | None = None  # [n_users, N] sampled negatives per dense user (sampled protocol)
+
+
+def sample_negatives(
+    users: np.ndarray, excluded: list[Histories], n_items: int, n: int, weights: np.ndarray | None, seed: int
+) -> np.ndarray:
+    """``n`` distinct negatives per user, never an item in any of ``excluded`` for that user.
+
+    Drawn uniformly from ``1..n_items-1`` or proportionally to ``weights`` (e.g. popularity), by
+    vectorised rejection rounds. Returns ``[n_users_total, n]`` indexed by dense user id (rows of
+    users not in ``users`` are 0).
+    """
+    rng = np.random.default_rng(seed)
+    n_users = excluded[0].n_users
+    free = n_items - 1 - sum(h.lengths(users) for h in excluded)
+    if (free < n).any():
+        u = users[np.flatnonzero(free < n)[0]]
+        raise ValueError(f"user {u} has fewer than {n} items left to sample as negatives; lower data.eval_negatives")
+    p = None
+    if weights is not None:
+        p = np.asarray(weights[1:], dtype=np.float64) + 1e-12
+        p = p / p.sum()
+    forbidden = np.unique(
+        np.concatenate([h.flat(users)[1] + np.repeat(users, h.lengths(users)) * n_items for h in excluded])
+    )
+    sub = np.zeros((len(users), n), dtype=np.int64)
+    redraw = np.ones(sub.shape, dtype=bool)
+    for _ in range(10_000):
+        if not redraw.any():
+            break
+        r, c = np.nonzero(redraw)
+        sub[r, c] = rng.choice(n_items - 1, size=len(r), p=p) + 1
+        bad = np.isin(users[:, None] * n_items + sub, forbidden)
+        order = np.argsort(sub, axis=1, kind="stable")  # a repeated item within a row: redraw all but one
+        ordered = np.take_along_axis(sub, order, 1)
+        repeat = np.zeros(sub.shape, dtype=bool)
+        repeat[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
+        dup = np.zeros(sub.shape, dtype=bool)
+        np.put_along_axis(dup, order, repeat, 1)
+        redraw = bad | dup
+    else:
+        raise ValueError(f"could not draw {n} distinct negatives for every user; lower data.eval_negatives")
+    out = np.zeros((n_users, n), dtype=np.int64)
+    out[users] = sub
+    return out
 
 
 class RecDataModule(pl.LightningDataModule):
@@ -60,6 +105,12 @@ class RecDataModule(pl.LightningDataModule):
         duplicates: repeated (user, item) pairs: ``keep``, ``first``, ``last`` or ``error``.
         max_len: longest history fed to a sequence backbone.
         batch_size / eval_batch_size: examples per training / evaluation batch.
+        fingerprint: expected ``{users, items, interactions}`` after filtering; a mismatch raises
+            (a different "Beauty" must never be compared with the published one).
+        eval_negatives: rank each target among this many sampled negatives instead of the whole
+            catalogue (the *sampled* protocol; None = full ranking, the default).
+        eval_sampling: ``uniform`` or ``popularity`` (proportional to training interactions).
+        eval_seed: seed of the sampled negatives, fixed across training seeds.
         train_windows: ``last`` (one window per user) or ``all`` (tile the whole history).
         bucket_by_length: batch training windows of similar length together (less padding, same
             examples per epoch); off gives uniformly random batches.
@@ -80,6 +131,10 @@ class RecDataModule(pl.LightningDataModule):
         max_len: int = 50,
         batch_size: int = 256,
         eval_batch_size: int = 1024,
+        fingerprint: dict[str, int] | None = None,
+        eval_negatives: int | None = None,
+        eval_sampling: str = "uniform",
+        eval_seed: int = 0,
         train_windows: str = "last",
         bucket_by_length: bool = True,
         num_workers: int = 0,
@@ -103,21 +158,31 @@ class RecDataModule(pl.LightningDataModule):
             log, report = ix.k_core(log, k_core, k_core)
             reports.append(report)
         self.log_ = ix.encode(log, reports)
+        if fingerprint is not None and dict(fingerprint) != self.fingerprint:
+            raise ValueError(
+                f"dataset {self.log_.name} does not match the expected fingerprint: expected {dict(fingerprint)}, "
+                f"got {self.fingerprint} after filters ({'; '.join(str(r) for r in reports)})"
+            )
+        if eval_sampling not in ("uniform", "popularity"):
+            raise ValueError(f"unknown eval_sampling {eval_sampling!r}; known: ['popularity', 'uniform']")
+        if eval_negatives is not None and eval_negatives < 1:
+            raise ValueError(f"eval_negatives must be >= 1 or null (full ranking), got {eval_negatives}")
+        self.eval_negatives, self.eval_sampling, self.eval_seed = eval_negatives, eval_sampling, eval_seed
         self.stage = SPLITS.get(split)(self.log_, **(split_args or {}))
         check_nonempty(self.log_, self.stage, split)
 
         enc, stage = self.log_, self.stage
         rows = stage == TRAIN
         self.train = Histories.from_rows(enc.user[rows], enc.item[rows], enc.n_users)
-        self.eval_sets = {
-            "val": self._eval_set(stage == TRAIN, stage == VALID),
-            "test": self._eval_set(stage <= VALID, stage == TEST),
-        }
         popularity = np.bincount(self.train.items, minlength=enc.n_items).astype(np.float64)
+        self.eval_sets = {
+            "val": self._eval_set(stage == TRAIN, stage == VALID, popularity, 1),
+            "test": self._eval_set(stage <= VALID, stage == TEST, popularity, 2),
+        }
         self.spec = DataSpec(enc.n_users, enc.n_items, max_len, popularity, enc.item_info, enc.user_info, enc.name)
         self._rank, self._world = 0, 1
 
-    def _eval_set(self, before: np.ndarray, target_rows: np.ndarray) -> EvalSet:
+    def _eval_set(self, before: np.ndarray, target_rows: np.ndarray, popularity: np.ndarray, stream: int) -> EvalSet:
         enc = self.log_
         seen = Histories.from_rows(enc.user[before], enc.item[before], enc.n_users)
         # Targets are a set per user: a repeated (user, item) inside one stage is ranked once.
@@ -130,7 +195,13 @@ class RecDataModule(pl.LightningDataModule):
         # similar lengths cost far less than a random mix padded to max_len. Order never changes
         # the metrics (sum states over users).
         users = users[np.argsort(np.minimum(seen.lengths(users), self.max_len), kind="stable")]
-        return EvalSet(users, seen, targets, int((has_target & ~has_history).sum()))
+        candidates = None
+        if self.eval_negatives:
+            weights = popularity if self.eval_sampling == "popularity" else None
+            candidates = sample_negatives(
+                users, [seen, targets], enc.n_items, self.eval_negatives, weights, seed=self.eval_seed * 10 + stream
+            )
+        return EvalSet(users, seen, targets, int((has_target & ~has_history).sum()), candidates)
 
     @property
     def fingerprint(self) -> dict[str, int]:
@@ -140,6 +211,10 @@ class RecDataModule(pl.LightningDataModule):
     def summary(self) -> str:
         """Human-readable description of the data pipeline, printed at start-up."""
         lines = [f"dataset {self.log_.name}: {self.fingerprint}"]
+        if self.eval_negatives:
+            lines.append(
+                f"  SAMPLED evaluation: each target ranked among {self.eval_negatives} {self.eval_sampling} negatives"
+            )
         lines += [f"  filter {r}" for r in self.log_.reports]
         lines.append(summarize(self.log_, self.stage, self.split_name))
         for name, ev in self.eval_sets.items():
@@ -184,7 +259,7 @@ class RecDataModule(pl.LightningDataModule):
 
     def eval_dataset(self, stage: str) -> EvalUsers:
         ev = self.eval_sets[stage]
-        return EvalUsers(ev.users, ev.seen, ev.targets, self.max_len, self.sequential)
+        return EvalUsers(ev.users, ev.seen, ev.targets, self.max_len, self.sequential, ev.candidates)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_dataset(), self.batch_size, train=True)
