@@ -31,9 +31,8 @@ def softmax_ce(query: Tensor, items: Tensor, labels: Tensor) -> Tensor:
     The PAD column is excluded from the softmax. This is the "gold" loss of Klenitskiy & Vasilev
     (RecSys 2023) and the ``p(i | u) ∝ exp(W_i · ψ)`` of recframe's design.
     """
-    logits = query @ items.T  # [N, I]
-    logits[:, PAD] = float("-inf")
-    return F.cross_entropy(logits, labels)
+    logits = query @ items[PAD + 1 :].T  # [N, I - 1]: PAD is no candidate (slicing beats a -inf write)
+    return F.cross_entropy(logits, labels - (PAD + 1))
 
 
 @LOSSES.register("sampled_softmax")

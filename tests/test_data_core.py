@@ -243,3 +243,11 @@ def test_synthetic_is_deterministic_and_has_side_info():
     a, b = synthetic(seed=5, n_users=50), synthetic(seed=5, n_users=50)
     assert np.array_equal(a.item, b.item) and not np.array_equal(a.item, synthetic(seed=6, n_users=50).item)
     assert {"group", "gender"} <= set(a.users.columns) and {"title", "genre"} <= set(a.items.columns)
+
+
+def test_fingerprint_mismatch_is_refused_and_match_accepted():
+    log = synthetic(n_users=30, n_items=20, seed=1)
+    dm = RecDataModule(log, sequential=True)
+    RecDataModule(log, sequential=True, fingerprint=dm.fingerprint)
+    with pytest.raises(ValueError, match="does not match the expected fingerprint"):
+        RecDataModule(log, sequential=True, fingerprint={**dm.fingerprint, "items": 12101})

@@ -206,7 +206,7 @@ class RecDataModule(pl.LightningDataModule):
     @property
     def fingerprint(self) -> dict[str, int]:
         """Users, items and interactions after filtering (PAD not counted)."""
-        return {"users": self.spec.n_users - 1, "items": self.spec.n_items - 1, "interactions": len(self.log_)}
+        return {"users": self.log_.n_users - 1, "items": self.log_.n_items - 1, "interactions": len(self.log_)}
 
     def summary(self) -> str:
         """Human-readable description of the data pipeline, printed at start-up."""
