@@ -122,6 +122,65 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    from recframe import results
+
+    root = Path(args.root)
+    records = results.rescan(root) if args.rescan else results.load(root)
+    records = results.filter_runs(
+        records, experiment=args.experiment, dataset=args.dataset, backbone=args.backbone, since=args.since
+    )
+    if args.json:
+        import json
+
+        print(json.dumps(records, indent=2, default=str))
+    else:
+        console.print(results.runs_table(records, tuple(args.metric)))
+        console.print(f"{len(records)} runs in {root / results.INDEX}")
+    return 0
+
+
+def _references(experiments: set[str]) -> dict[str, dict]:
+    """The ``reference`` section of each experiment that still exists under experiments/."""
+    from omegaconf import OmegaConf
+
+    from recframe.config import ConfigError, find_experiment, read_experiment
+
+    out = {}
+    for name in sorted(e for e in experiments if e):
+        try:
+            cfg = read_experiment(find_experiment(name))
+        except ConfigError:
+            continue
+        out[name] = OmegaConf.to_container(cfg.get("reference") or OmegaConf.create({}))
+    return out
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from recframe import report, results
+
+    records = results.load(Path(args.root))
+    if not records:
+        raise ValueError(
+            f"no finished runs indexed in {Path(args.root) / results.INDEX}; run `fit` or `reproduce` first"
+        )
+    written = report.build_report(
+        records, _references({r.get("experiment") for r in records}), Path(args.output), tuple(args.metric)
+    )
+    for path in written:
+        console.print(f"wrote {path}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from recframe import stats
+
+    a, b = stats.load_per_user(args.run_a), stats.load_per_user(args.run_b)
+    rows = [stats.paired_tests(a, b, metric) for metric in args.metric]
+    console.print(stats.paired_table(rows, Path(args.run_a).name, Path(args.run_b).name))
+    return 0
+
+
 def results_label(card: dict) -> str:
     from recframe.results import protocol_label
 
@@ -158,6 +217,29 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     rep.set_defaults(func=cmd_reproduce)
 
+    runs = sub.add_parser("runs", help="list and filter recorded runs (the results index)")
+    runs.add_argument("--root", default="runs", help="runs folder holding index.jsonl (default runs)")
+    runs.add_argument("--experiment", help="experiment name or glob, e.g. 'beauty/*'")
+    runs.add_argument("--dataset", help="dataset or glob, e.g. 's3rec:Beauty'")
+    runs.add_argument("--backbone", help="backbone name")
+    runs.add_argument("--since", help="ISO date: runs started on or after it")
+    runs.add_argument("--metric", action="append", default=None, help="metric column(s) (default ndcg@10, hr@10)")
+    runs.add_argument("--rescan", action="store_true", help="rebuild the index from the run directories first")
+    runs.add_argument("--json", action="store_true", help="print the records as JSON")
+    runs.set_defaults(func=cmd_runs)
+
+    rpt = sub.add_parser("report", help="write a Markdown leaderboard per dataset with PNG plots")
+    rpt.add_argument("--root", default="runs", help="runs folder holding index.jsonl (default runs)")
+    rpt.add_argument("--output", default="docs/results", help="folder for leaderboard.md and plots")
+    rpt.add_argument("--metric", action="append", default=None, help="metric(s) to report (default hr@10, ndcg@10)")
+    rpt.set_defaults(func=cmd_report)
+
+    cmp = sub.add_parser("compare", help="paired t-test and Wilcoxon test between two runs, per user")
+    cmp.add_argument("run_a", help="run directory A")
+    cmp.add_argument("run_b", help="run directory B (differences are B - A)")
+    cmp.add_argument("--metric", action="append", default=None, help="metric(s), e.g. ndcg@10 (default ndcg@10, hr@10)")
+    cmp.set_defaults(func=cmd_compare)
+
     lst = sub.add_parser("list", help="list the experiments with dataset, backbone and description")
     lst.set_defaults(func=cmd_list)
     return p
@@ -174,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error(f"unrecognized arguments: {' '.join(stray)}")
     if extra:
         args.overrides = [*getattr(args, "overrides", []), *extra]
+    if getattr(args, "metric", "absent") is None:
+        args.metric = ["test/ndcg@10", "test/hr@10"] if args.command != "compare" else ["ndcg@10", "hr@10"]
     from recframe.config import ConfigError
 
     try:

@@ -22,7 +22,19 @@ from typing import Any
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-TOP_LEVEL = ("description", "dataset", "data", "backbone", "loss", "module", "trainer", "run", "logger", "reference")
+TOP_LEVEL = (
+    "description",
+    "dataset",
+    "data",
+    "backbone",
+    "loss",
+    "module",
+    "metrics",
+    "trainer",
+    "run",
+    "logger",
+    "reference",
+)
 
 
 class ConfigError(ValueError):
@@ -55,7 +67,8 @@ class ReferenceSettings:
     """The ``reference`` section: the published numbers an experiment reproduces.
 
     ``metrics`` maps recframe metric keys (``test/hr@10``) to the published values; a result is
-    within tolerance when ``|ours - published| <= tolerance * published``.
+    within tolerance when it reaches the published value up to ``tolerance`` (relative); beating
+    it never fails (:func:`recframe.results.meets_reference`).
     """
 
     paper: str = ""
@@ -160,6 +173,7 @@ def _section_schemas(cfg: Any) -> dict[str, type]:
     from recframe.data import DATASETS
     from recframe.data.datamodule import RecDataModule
     from recframe.losses import LOSSES
+    from recframe.metrics.suite import EvaluationMetrics
     from recframe.module import RecModule
 
     def registry_schema(section: str, registry: Any, skip: tuple[str, ...], default: str) -> type:
@@ -175,7 +189,8 @@ def _section_schemas(cfg: Any) -> dict[str, type]:
         "data": schema_of(RecDataModule, ("log", "sequential", "seed")),
         "backbone": registry_schema("backbone", BACKBONES, ("spec",), "sasrec"),
         "loss": registry_schema("loss", LOSSES, ("query", "items", "labels"), "ce"),
-        "module": schema_of(RecModule, ("backbone", "loss", "meta")),
+        "module": schema_of(RecModule, ("backbone", "loss", "meta", "val_metrics", "test_metrics")),
+        "metrics": schema_of(EvaluationMetrics, ("spec",)),
         "trainer": schema_of(
             pl.Trainer, ("logger", "callbacks", "default_root_dir", "use_distributed_sampler", "enable_checkpointing")
         ),

@@ -24,6 +24,7 @@ from recframe.data.datamodule import RecDataModule
 from recframe.logging import build_logger, finish
 from recframe.losses import LOSSES
 from recframe.metrics import ranking_metrics
+from recframe.metrics.suite import EvaluationMetrics
 from recframe.module import RecModule
 from recframe.runs import Run, atomic_write, now
 
@@ -48,7 +49,9 @@ def build_module(cfg: dict[str, Any], data: RecDataModule, experiment: str) -> R
     loss_kwargs = dict(cfg["loss"])
     loss = functools.partial(LOSSES.get(loss_kwargs.pop("name")), **loss_kwargs)
     meta = {"experiment": experiment, "config": cfg, "fingerprint": data.fingerprint}
-    return RecModule(backbone, loss, meta=meta, **cfg["module"])
+    val_metrics = EvaluationMetrics(data.spec, ks=cfg["metrics"]["ks"])  # accuracy only: runs every epoch
+    test_metrics = EvaluationMetrics(data.spec, **cfg["metrics"])
+    return RecModule(backbone, loss, val_metrics=val_metrics, test_metrics=test_metrics, meta=meta, **cfg["module"])
 
 
 def build_trainer(cfg: dict[str, Any], run: Run | None, logger: Any = False) -> pl.Trainer:
@@ -94,7 +97,7 @@ def write_per_user(run: Run, module: RecModule, data: RecDataModule) -> None:
         return
     users = torch.cat([u for u, _ in module.per_user]).numpy()
     ranks = torch.cat([_pad_cols(r, max(x.shape[1] for _, x in module.per_user)) for _, r in module.per_user])
-    ks = module.metrics["test"].ks
+    ks = module.metrics["test"].ranking.ks
     values = ranking_metrics(ranks, ks)
     table = pd.DataFrame({"user": data.log_.users.decode(users)})
     for name, v in values.items():
@@ -104,6 +107,21 @@ def write_per_user(run: Run, module: RecModule, data: RecDataModule) -> None:
     table.sort_values("user").to_csv(tmp, index=False, compression="gzip", float_format="%.6g")
     tmp.replace(run.dir / results.PER_USER)
     module.per_user.clear()
+
+
+def write_exposure(run: Run, module: RecModule, data: RecDataModule) -> None:
+    """Save how often each item was recommended in the test top-k lists (Lorenz curves, reports)."""
+    import pandas as pd
+
+    if module.test_exposure is None:
+        return
+    counts = module.test_exposure.cpu().numpy()[1:]
+    table = pd.DataFrame(
+        {"item": data.log_.items.raw, "exposure": counts, "train_popularity": data.spec.item_popularity[1:]}
+    )
+    tmp = run.dir / f".{results.EXPOSURE}.tmp"
+    table.to_csv(tmp, index=False, compression="gzip")
+    tmp.replace(run.dir / results.EXPOSURE)
 
 
 def _pad_cols(x: torch.Tensor, width: int) -> torch.Tensor:
@@ -160,6 +178,7 @@ def fit(experiment: str, overrides: list[str] = (), *, echo=print) -> tuple[Run,
             trainer.save_checkpoint(run.checkpoints / "best.ckpt")
             best = str(run.checkpoints / "best.ckpt")
         write_per_user(run, module, data)
+        write_exposure(run, module, data)
     except BaseException as err:
         if run.record().get("status") == "running":
             run.update(status="failed", ended=now(), error=f"{type(err).__name__}: {err}")

@@ -10,7 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from recframe.data.interactions import PAD
-from recframe.metrics import RankingMetrics, mask_items, target_ranks
+from recframe.metrics import mask_items, target_ranks
+from recframe.metrics.suite import EvaluationMetrics
 
 
 def top_k(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -26,8 +27,9 @@ class RecModule(pl.LightningModule):
         backbone: an object following :class:`~recframe.backbones.contract.Backbone`.
         loss: a function ``(query [N, D], items [I, D], labels [N]) -> scalar`` from ``recframe.losses``.
         lr / weight_decay / betas: AdamW settings.
+        val_metrics / test_metrics: the :class:`EvaluationMetrics` of each stage (the engine builds
+            accuracy-only metrics for validation and the experiment's full ``metrics`` for test).
         exclude_seen: mask each user's earlier items out of the ranking (the standard protocol).
-        ks: cut-offs of the ranking metrics.
         meta: the resolved config and data fingerprint, saved into every checkpoint.
     """
 
@@ -36,19 +38,23 @@ class RecModule(pl.LightningModule):
         backbone: nn.Module,
         loss: Callable[..., Tensor],
         *,
+        val_metrics: EvaluationMetrics,
+        test_metrics: EvaluationMetrics,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         betas: Sequence[float] = (0.9, 0.999),
         exclude_seen: bool = True,
-        ks: Sequence[int] = (1, 5, 10, 20),
         meta: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["backbone", "loss"], logger=False)  # the logger gets the config itself
+        self.save_hyperparameters(
+            ignore=["backbone", "loss", "val_metrics", "test_metrics"], logger=False
+        )  # the logger gets the config itself
         self.backbone, self.loss = backbone, loss
         self.lr, self.weight_decay, self.betas = lr, weight_decay, tuple(betas)
         self.exclude_seen = exclude_seen
-        self.metrics = nn.ModuleDict({stage: RankingMetrics(ks) for stage in ("val", "test")})
+        self.metrics = nn.ModuleDict({"val": val_metrics, "test": test_metrics})
+        self.test_exposure: Tensor | None = None  # item exposure counts of the last test pass
         self.predict_k = 10
         self.record_per_user = False  # set by the engine for the final test pass
         self.per_user: list[tuple[Tensor, Tensor]] = []  # (users [B], ranks [B, M]) of that pass
@@ -79,8 +85,11 @@ class RecModule(pl.LightningModule):
         return scores
 
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> None:
-        ranks = target_ranks(self.scores(batch), batch["targets"], max_rank=self.metrics[stage].ks[-1])
-        self.metrics[stage].update(ranks)
+        suite = self.metrics[stage]
+        scores = self.scores(batch)
+        top = scores.topk(min(suite.max_k, scores.shape[1]), dim=1)  # one top-k serves ranks and lists
+        ranks = target_ranks(scores, batch["targets"], max_rank=suite.ranking.ks[-1], top=top)
+        suite.update(batch, ranks, top.indices if suite.needs_lists else None)
         if stage == "test" and self.record_per_user:
             self.per_user.append((batch["user"].cpu(), ranks.cpu()))
 
@@ -92,6 +101,8 @@ class RecModule(pl.LightningModule):
 
     def _log_metrics(self, stage: str) -> None:
         values = self.metrics[stage].compute()  # already reduced across processes
+        if stage == "test":
+            self.test_exposure = self.metrics[stage].exposure_counts()
         for name, value in values.items():
             self.log(f"{stage}/{name}", value.float(), prog_bar=name in ("ndcg@10", "hr@10"), sync_dist=False)
         self.metrics[stage].reset()

@@ -37,9 +37,8 @@ class Row:
 def compare(reference: dict[str, Any], runs: list[dict[str, float]], extra: tuple[str, ...] = ()) -> list[Row]:
     """Rows for every published metric (and ``extra`` keys) over the runs' metric dicts.
 
-    A metric is within tolerance when ours is at least ``published * (1 - tolerance)`` for
-    higher-is-better metrics, or at most ``published * (1 + tolerance)`` for errors (RMSE, MAE):
-    beating the paper is never a failure.
+    "Within tolerance" is :func:`recframe.results.meets_reference` (one-sided: beating the paper
+    is never a failure).
     """
     published = reference.get("metrics") or {}
     tolerance = reference.get("tolerance", 0.1)
@@ -54,8 +53,7 @@ def compare(reference: dict[str, Any], runs: list[dict[str, float]], extra: tupl
         delta = within = None
         if pub:
             delta = (mean - pub) / pub * 100
-            lower_is_better = key.split("/")[-1].split("@")[0] in ("rmse", "mae", "mse")
-            within = mean <= pub * (1 + tolerance) if lower_is_better else mean >= pub * (1 - tolerance)
+            within = results.meets_reference(key, mean, pub, tolerance)
         rows.append(Row(key, pub, mean, std, len(values), delta, within))
     return rows
 

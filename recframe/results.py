@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 INDEX = "index.jsonl"
 PER_USER = "test_per_user.csv.gz"
+EXPOSURE = "test_exposure.csv.gz"
 # Keys that do not change what is computed: where the run is written and how it is logged.
 _VOLATILE = {("run", "dir"), ("run", "seed"), ("logger",), ("description",), ("reference",)}
 
@@ -55,6 +56,21 @@ def protocol(cfg: dict[str, Any], fingerprint: dict[str, int]) -> dict[str, Any]
         "filters": {k: data.get(k) for k in ("min_rating", "k_core", "duplicates")},
         "max_len": data["max_len"],
     }
+
+
+LOWER_IS_BETTER = ("rmse", "mae", "mse")
+
+
+def meets_reference(metric: str, ours: float, published: float, tolerance: float) -> bool:
+    """Whether ``ours`` reaches the published value within ``tolerance`` (relative), one-sided.
+
+    Beating the paper never fails: for accuracy metrics ``ours >= published * (1 - tolerance)``;
+    for errors (RMSE, MAE) ``ours <= published * (1 + tolerance)``.
+    """
+    name = metric.split("/")[-1].split("@")[0]
+    if name in LOWER_IS_BETTER:
+        return ours <= published * (1 + tolerance)
+    return ours >= published * (1 - tolerance)
 
 
 def protocol_label(card: dict[str, Any]) -> str:

@@ -24,6 +24,9 @@ class DataSpec:
         n_items: dense item ids are ``1..n_items-1`` (0 = PAD); scores have shape ``[B, n_items]``.
         max_len: longest history a sequence backbone sees.
         item_popularity: training interactions per dense item, float64 ``[n_items]``.
+        user_activity: training interactions per dense user, float64 ``[n_users]``.
+        item_users: distinct training users per dense item, float64 ``[n_items]`` (equal to
+            ``item_popularity`` when no (user, item) pair repeats).
         item_info / user_info: side tables indexed by dense id (row 0 = PAD), or None.
         name: dataset name for messages and records.
     """
@@ -32,6 +35,8 @@ class DataSpec:
     n_items: int
     max_len: int
     item_popularity: np.ndarray = field(repr=False)
+    user_activity: np.ndarray | None = field(default=None, repr=False)
+    item_users: np.ndarray | None = field(default=None, repr=False)
     item_info: pd.DataFrame | None = field(default=None, repr=False)
     user_info: pd.DataFrame | None = field(default=None, repr=False)
     name: str = "data"
@@ -179,7 +184,12 @@ class RecDataModule(pl.LightningDataModule):
             "val": self._eval_set(stage == TRAIN, stage == VALID, popularity, 1),
             "test": self._eval_set(stage <= VALID, stage == TEST, popularity, 2),
         }
-        self.spec = DataSpec(enc.n_users, enc.n_items, max_len, popularity, enc.item_info, enc.user_info, enc.name)
+        activity = self.train.lengths().astype(np.float64)
+        pairs = np.unique(enc.user[rows] * enc.n_items + enc.item[rows])
+        item_users = np.bincount(pairs % enc.n_items, minlength=enc.n_items).astype(np.float64)
+        self.spec = DataSpec(
+            enc.n_users, enc.n_items, max_len, popularity, activity, item_users, enc.item_info, enc.user_info, enc.name
+        )
         self._rank, self._world = 0, 1
 
     def _eval_set(self, before: np.ndarray, target_rows: np.ndarray, popularity: np.ndarray, stream: int) -> EvalSet:

@@ -78,11 +78,11 @@ def synthetic(
     times = (start[:, None] + np.arange(max_length)[None, :] * 3600)[valid]
 
     item_table = pd.DataFrame(
-        {"title": [f"Item {i}" for i in range(1, n_items + 1)], "genre": [f"genre {g}" for g in genre]},
+        {"title": [f"Item {i}" for i in range(1, n_items + 1)], "genre": [f"genre{g}" for g in genre]},
         index=pd.Index(np.arange(1, n_items + 1), name="item"),
     )
     user_table = pd.DataFrame(
-        {"group": [f"group {g}" for g in group], "gender": gender, "activity": lengths},
+        {"group": [f"group{g}" for g in group], "gender": gender, "length": lengths},
         index=pd.Index(np.arange(1, n_users + 1), name="user"),
     )
     return Interactions(

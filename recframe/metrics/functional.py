@@ -54,7 +54,13 @@ def _exact_ranks(scores: Tensor, targets: Tensor, max_elements: int) -> Tensor:
     return torch.where(valid, ranks, torch.zeros_like(ranks))
 
 
-def target_ranks(scores: Tensor, targets: Tensor, max_rank: int | None = None, max_elements: int = 1 << 25) -> Tensor:
+def target_ranks(
+    scores: Tensor,
+    targets: Tensor,
+    max_rank: int | None = None,
+    max_elements: int = 1 << 25,
+    top: tuple[Tensor, Tensor] | None = None,
+) -> Tensor:
     """Pessimistic 1-based rank of every target among all items: ``[B, I], [B, M] -> [B, M]``.
 
     Args:
@@ -65,6 +71,7 @@ def target_ranks(scores: Tensor, targets: Tensor, max_rank: int | None = None, m
             comparison against the whole catalogue (rows whose target ties the top-k boundary
             fall back to the exact count).
         max_elements: bound on the ``[b, M, I]`` comparison of the exact count (memory).
+        top: ``scores.topk(K)`` with ``K >= max_rank`` if the caller already has it (reused).
 
     Returns:
         int64 ranks, 0 where the target is PAD.
@@ -80,7 +87,10 @@ def target_ranks(scores: Tensor, targets: Tensor, max_rank: int | None = None, m
         if torch.isnan(scores).any():
             raise ValueError("scores contain NaN; the model diverged or produced invalid outputs")
         return _exact_ranks(scores, targets, max_elements)
-    top_values, top_items = scores.topk(max_rank, dim=1)  # [B, K], NaN sorts first: checked for free
+    if top is not None and top[0].shape[1] >= max_rank:
+        top_values, top_items = top[0][:, :max_rank], top[1][:, :max_rank]
+    else:
+        top_values, top_items = scores.topk(max_rank, dim=1)  # [B, K], NaN sorts first: checked for free
     if torch.isnan(top_values[:, 0]).any():
         raise ValueError("scores contain NaN; the model diverged or produced invalid outputs")
     valid = targets != PAD
