@@ -74,10 +74,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from recframe import engine
+    from recframe import fitting
 
-    experiment, overrides = _split_experiment(args.experiment, args.overrides)
-    run, metrics = engine.fit(experiment, overrides, echo=console.print)
+    if args.resume and args.experiment is None:
+        experiment, overrides = None, args.overrides
+    else:
+        experiment, overrides = _split_experiment(args.experiment, args.overrides)
+    try:
+        run, metrics = fitting.fit(experiment, overrides, resume=args.resume, echo=console.print)
+    except fitting.Interrupted as stop:
+        err_console.print(str(stop))
+        return 130
+    if fitting.is_ddp_worker():
+        return 0
+    experiment = experiment or run.record().get("experiment")
     console.print(metrics_table(metrics, "test", f"test metrics of {experiment} (best checkpoint)"))
     console.print(f"run directory: {run.dir}")
     return 0
@@ -195,6 +205,11 @@ def parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="train an experiment, then validate and test its best checkpoint")
     fit.add_argument("experiment", nargs="?", help="experiment name under experiments/ (default: 'default')")
     fit.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    fit.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue an interrupted run (its directory) from checkpoints/last.ckpt with its saved config",
+    )
     fit.set_defaults(func=cmd_fit)
 
     for stage, name in (("val", "validate"), ("test", "test")):

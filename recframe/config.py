@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 TOP_LEVEL = (
     "description",
@@ -155,7 +155,9 @@ def schema_of(fn: Callable, skip: Iterable[str], name: str | None = None) -> typ
     for p in inspect.signature(target).parameters.values():
         if p.name in skip or p.name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
             continue
-        default = None if p.default is inspect.Parameter.empty else p.default
+        if name and p.name == "name":
+            raise ValueError(f"{fn!r} has a parameter 'name', which clashes with the registry key of its section")
+        default = MISSING if p.default is inspect.Parameter.empty else p.default
         t = _omegaconf_type(hints.get(p.name, Any))
         if isinstance(default, (list, tuple, dict)):
             spec = dataclasses.field(default_factory=lambda d=default: list(d) if not isinstance(d, dict) else dict(d))
@@ -218,7 +220,10 @@ def validate(cfg: Any) -> dict[str, Any]:
             merged = OmegaConf.merge(OmegaConf.structured(schema), user)
         except OmegaConfBaseException as err:
             raise ConfigError(f"bad value in section {section!r}: {err}".replace("\n", " ")) from None
-        resolved = OmegaConf.to_container(merged, resolve=True)
+        try:
+            resolved = OmegaConf.to_container(merged, resolve=True, throw_on_missing=True)
+        except MissingMandatoryValue as err:
+            raise ConfigError(f"missing required value {section}.{err.key} (set {section}.{err.key}=...)") from None
         # Trainer defaults belong to Lightning: keep only what the experiment sets, so the saved
         # config stays readable and a Lightning upgrade's new defaults are not frozen into it.
         out[section] = {k: resolved[k] for k in user} if section == "trainer" else resolved

@@ -1,12 +1,12 @@
-"""Composition: build data, backbone, loss, module, trainer and run record from a resolved config.
+"""Composition: build data, backbone, loss, module and trainer from a resolved config.
 
-The CLI calls :func:`fit`, :func:`evaluate` and :func:`predict`; nothing here parses arguments.
+:func:`evaluate` and :func:`predict` restore a checkpoint onto these parts; training as a
+recorded run is :func:`recframe.fitting.fit`. Nothing here parses arguments.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,22 +16,21 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 
-from recframe import results
 from recframe.backbones import BACKBONES
-from recframe.config import ConfigError, apply_overrides, load_config, to_yaml, validate
+from recframe.callbacks import BatchSeeder, ResumeBatches
+from recframe.config import ConfigError, apply_overrides, validate
 from recframe.data import DATASETS
 from recframe.data.datamodule import RecDataModule
-from recframe.logging import build_logger, finish
 from recframe.losses import LOSSES
-from recframe.metrics import ranking_metrics
 from recframe.metrics.suite import EvaluationMetrics
 from recframe.module import RecModule
-from recframe.runs import Run, atomic_write, now
+from recframe.runs import Run, atomic_write
 
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=".*litlogger.*")
 warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
 warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+warnings.filterwarnings("ignore", message=".*Be aware that when using `ckpt_path`.*")
 
 
 def build_data(cfg: dict[str, Any]) -> RecDataModule:
@@ -54,11 +53,14 @@ def build_module(cfg: dict[str, Any], data: RecDataModule, experiment: str) -> R
     return RecModule(backbone, loss, val_metrics=val_metrics, test_metrics=test_metrics, meta=meta, **cfg["module"])
 
 
-def build_trainer(cfg: dict[str, Any], run: Run | None, logger: Any = False) -> pl.Trainer:
-    """A Lightning Trainer from ``cfg['trainer']``; checkpointing and early stopping when ``run``."""
+def build_trainer(
+    cfg: dict[str, Any], run: Run | None, logger: Any = False, extra_callbacks: list[pl.Callback] = ()
+) -> pl.Trainer:
+    """A Lightning Trainer from ``cfg['trainer']``; checkpointing, early stopping and resumability when ``run``."""
     settings = cfg["run"]
     show_progress = cfg["trainer"].get("enable_progress_bar", True) is not False
     callbacks: list[pl.Callback] = [RichProgressBar(leave=True)] if show_progress else []
+    callbacks += [BatchSeeder(settings["seed"]), ResumeBatches(), *extra_callbacks]
     if run is not None:
         callbacks.append(
             ModelCheckpoint(
@@ -87,116 +89,6 @@ def build_trainer(cfg: dict[str, Any], run: Run | None, logger: Any = False) -> 
 
 def _float_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
     return {k: float(v) for d in results for k, v in d.items()}
-
-
-def write_per_user(run: Run, module: RecModule, data: RecDataModule) -> None:
-    """Save each test user's metric values (for paired significance tests between runs)."""
-    import pandas as pd
-
-    if not module.per_user:
-        return
-    users = torch.cat([u for u, _ in module.per_user]).numpy()
-    ranks = torch.cat([_pad_cols(r, max(x.shape[1] for _, x in module.per_user)) for _, r in module.per_user])
-    ks = module.metrics["test"].ranking.ks
-    values = ranking_metrics(ranks, ks)
-    table = pd.DataFrame({"user": data.log_.users.decode(users)})
-    for name, v in values.items():
-        for j, k in enumerate(ks):
-            table[f"{name}@{k}"] = v[:, j].numpy()
-    tmp = run.dir / f".{results.PER_USER}.tmp"
-    table.sort_values("user").to_csv(tmp, index=False, compression="gzip", float_format="%.6g")
-    tmp.replace(run.dir / results.PER_USER)
-    module.per_user.clear()
-
-
-def write_exposure(run: Run, module: RecModule, data: RecDataModule) -> None:
-    """Save how often each item was recommended in the test top-k lists (Lorenz curves, reports)."""
-    import pandas as pd
-
-    if module.test_exposure is None:
-        return
-    counts = module.test_exposure.cpu().numpy()[1:]
-    table = pd.DataFrame(
-        {"item": data.log_.items.raw, "exposure": counts, "train_popularity": data.spec.item_popularity[1:]}
-    )
-    tmp = run.dir / f".{results.EXPOSURE}.tmp"
-    table.to_csv(tmp, index=False, compression="gzip")
-    tmp.replace(run.dir / results.EXPOSURE)
-
-
-def _pad_cols(x: torch.Tensor, width: int) -> torch.Tensor:
-    return torch.nn.functional.pad(x, (0, width - x.shape[1]))
-
-
-def fit(experiment: str, overrides: list[str] = (), *, echo=print) -> tuple[Run, dict[str, float]]:
-    """Train ``experiment`` with ``overrides``, then validate and test the best checkpoint.
-
-    Returns the run and its metrics (``val/...`` and ``test/...`` of the best checkpoint). The run
-    is recorded in its directory and appended to the results index of ``run.dir``.
-    """
-    cfg = load_config(experiment, overrides)
-    name = Path(experiment).stem if experiment.endswith((".yaml", ".yml")) else experiment
-    echo(to_yaml(cfg))
-    pl.seed_everything(cfg["run"]["seed"], workers=True, verbose=False)
-    data = build_data(cfg)
-    echo(data.summary())
-    card = results.protocol(cfg, data.fingerprint)
-    run = Run.create(Path(cfg["run"]["dir"]), name)
-    run.start(name, to_yaml(cfg), cfg["run"]["seed"])
-    run.update(
-        fingerprint=data.fingerprint,
-        data_summary=data.summary(),
-        protocol=card,
-        protocol_label=results.protocol_label(card),
-        config_hash=results.config_hash(cfg),
-        backbone=cfg["backbone"]["name"],
-        loss=cfg["loss"]["name"],
-    )
-    logger = build_logger(cfg["logger"], run.dir, f"{name}/{run.id}", cfg)
-    started = time.perf_counter()
-    try:
-        module = build_module(cfg, data, name)
-        trainer = build_trainer(cfg, run, logger)
-        best = None
-        if module.trainable:
-            trainer.fit(module, datamodule=data)
-            if trainer.interrupted:
-                run.update(status="interrupted", ended=now())
-                raise KeyboardInterrupt
-            best = trainer.checkpoint_callback.best_model_path or None
-        else:
-            echo(f"{cfg['backbone']['name']} has no trainable parameters: evaluating without training")
-        fit_seconds = time.perf_counter() - started
-        metrics = _float_metrics(
-            trainer.validate(module, datamodule=data, ckpt_path=best, verbose=False, weights_only=True)
-        )
-        module.record_per_user = True
-        metrics |= _float_metrics(
-            trainer.test(module, datamodule=data, ckpt_path=best, verbose=False, weights_only=True)
-        )
-        if best is None and run.checkpoints is not None:
-            trainer.save_checkpoint(run.checkpoints / "best.ckpt")
-            best = str(run.checkpoints / "best.ckpt")
-        write_per_user(run, module, data)
-        write_exposure(run, module, data)
-    except BaseException as err:
-        if run.record().get("status") == "running":
-            run.update(status="failed", ended=now(), error=f"{type(err).__name__}: {err}")
-        finish(logger)
-        raise
-    run.write_metrics(metrics)
-    wandb_dir = finish(logger)
-    run.update(
-        status="finished",
-        ended=now(),
-        fit_seconds=round(fit_seconds, 2),
-        wall_seconds=round(time.perf_counter() - started, 2),
-        epochs=trainer.current_epoch,
-        best_checkpoint=str(Path(best).relative_to(run.dir)) if best else None,
-        wandb_dir=wandb_dir,
-    )
-    results.append(Path(cfg["run"]["dir"]), results.summary(run.dir))
-    return run, metrics
 
 
 def resolve_checkpoint(target: str) -> Path:

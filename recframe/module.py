@@ -112,6 +112,11 @@ class RecModule(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_metrics("test")
+        if self.record_per_user and self.trainer.world_size > 1:
+            # every rank evaluated its own users: rank 0 collects them all for the per-user file
+            parts: list = [None] * self.trainer.world_size
+            torch.distributed.all_gather_object(parts, self.per_user)
+            self.per_user = [x for part in parts for x in part] if self.trainer.is_global_zero else []
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
         values, items = top_k(self.scores(batch), self.predict_k)

@@ -65,7 +65,7 @@ def reproduce(
 
     Returns the reproduction record, also appended to ``<run.dir>/reproductions.jsonl``.
     """
-    from recframe import engine
+    from recframe import fitting
 
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
@@ -77,7 +77,7 @@ def reproduce(
     runs, metrics = [], []
     for seed, fold in repetitions:
         extra = [f"run.seed={seed}"] + ([f"data.split_args.fold={fold}"] if fold is not None else [])
-        run, m = engine.fit(experiment, [*overrides, *extra], echo=echo)
+        run, m = fitting.fit(experiment, [*overrides, *extra], echo=echo)
         runs.append({"id": run.id, "path": str(run.dir), "seed": seed, "fold": fold})
         metrics.append(m)
     folds_mean = _average_folds(repetitions, metrics) if folds else metrics

@@ -87,3 +87,19 @@ def test_one_level_of_extends(tmp_path):
     assert OmegaConf.to_container(read_experiment(tmp_path / "d.yaml"))["backbone"] == {"name": "mf", "dim": 8}
     with pytest.raises(ConfigError, match="only one level"):
         read_experiment(tmp_path / "c.yaml")
+
+
+def test_required_loader_argument_is_reported_missing():
+    with pytest.raises(ConfigError, match=r"missing required value dataset\.path"):
+        load_config("default", ["dataset={name: csv}"])
+    cfg = load_config("default", ["dataset={name: csv, path: /x.csv}"])
+    assert cfg["dataset"]["path"] == "/x.csv"
+
+
+def test_a_name_parameter_clashes_with_the_registry_key():
+    from recframe.config import schema_of
+
+    def loader(name: str = "a") -> None: ...
+
+    with pytest.raises(ValueError, match="clashes with the registry key"):
+        schema_of(loader, (), "x")

@@ -191,6 +191,7 @@ class RecDataModule(pl.LightningDataModule):
             enc.n_users, enc.n_items, max_len, popularity, activity, item_users, enc.item_info, enc.user_info, enc.name
         )
         self._rank, self._world = 0, 1
+        self.skip_train_batches = 0  # set when resuming mid-epoch (recframe.callbacks.ResumeBatches)
 
     def _eval_set(self, before: np.ndarray, target_rows: np.ndarray, popularity: np.ndarray, stream: int) -> EvalSet:
         enc = self.log_
@@ -272,7 +273,9 @@ class RecDataModule(pl.LightningDataModule):
         return EvalUsers(ev.users, ev.seen, ev.targets, self.max_len, self.sequential, ev.candidates)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_dataset(), self.batch_size, train=True)
+        loader = self._loader(self.train_dataset(), self.batch_size, train=True)
+        loader.sampler.start_batch, self.skip_train_batches = self.skip_train_batches, 0
+        return loader
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.eval_dataset("val"), self.eval_batch_size, train=False)
