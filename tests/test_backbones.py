@@ -79,13 +79,22 @@ def test_trailing_padding_leaves_scores_unchanged(name, spec, batch):
 
 @pytest.mark.parametrize("name", [n for n in BACKBONES.names() if BACKBONES.get(n).sequential])
 def test_causality(name, spec, batch):
+    """Later items never change earlier outputs (the number of items may: see recency positions)."""
     model = build(name, spec).eval()
-    changed = batch["history"].clone()
-    changed[:, 3:] = torch.tensor([5, 9])
+    later = (torch.arange(T) >= 3)[None, :] & (batch["history"] != 0)
+    changed = torch.where(later, batch["history"] % (I - 1) + 1, batch["history"])
+    assert (changed[later] != batch["history"][later]).all()
     with torch.no_grad():
         before, after = model(batch), model(dict(batch, history=changed))
     assert torch.allclose(before[:, :3], after[:, :3], atol=1e-5)
-    assert not torch.allclose(before[:, 3:], after[:, 3:], atol=1e-5)
+    assert not torch.allclose(before[2, 3:], after[2, 3:], atol=1e-5)
+
+
+def test_recency_positions_match_left_padding():
+    from recframe.backbones.contract import recency_positions
+
+    history = torch.tensor([[4, 5, 6, 0], [7, 0, 0, 0]])
+    assert recency_positions(history).tolist() == [[2, 1, 0, 0], [0, 0, 0, 0]]
 
 
 @pytest.mark.parametrize("name", [n for n in BACKBONES.names() if n != "pop"])

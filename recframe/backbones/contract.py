@@ -44,6 +44,18 @@ def last_query(queries: Tensor, batch: dict[str, Tensor]) -> Tensor:
     return queries[torch.arange(len(last), device=queries.device), last]
 
 
+def recency_positions(history: Tensor) -> Tensor:
+    """Position ids counting back from each row's most recent item: ``[B, T]``, 0 at the last real item.
+
+    With right-padded histories this gives every item the position it would have in a
+    left-padded sequence of the original SASRec (``max_len - 1 -`` distance to the end), so learned
+    position embeddings encode recency. PAD positions get 0 (they are never read by real ones).
+    """
+    lengths = (history != PAD).sum(1, keepdim=True)  # [B, 1]
+    steps = torch.arange(history.shape[1], device=history.device)[None, :]
+    return (lengths - 1 - steps).clamp(min=0)
+
+
 def catalogue_scores(query: Tensor, items: Tensor) -> Tensor:
     """``query [B, D] @ items[I, D]ᵀ`` with the PAD column set to ``-inf``."""
     scores = query @ items.T  # [B, I]

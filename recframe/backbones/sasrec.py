@@ -6,8 +6,9 @@ scaled by sqrt(D) plus learned positions, dropout; each block is LayerNorm -> ca
 Q/K/V projections and *no* output projection, whose residual adds the *normalised* queries ->
 LayerNorm -> two-layer ReLU feed-forward of width D with the same normalised residual; padding is
 zeroed after every block; a final LayerNorm; scores against the shared item table.
-NOTE: histories are right-padded, so position 0 is the first item of the window; the original
-left-pads, so its positions count back from the most recent item.
+NOTE: histories are right-padded; with ``positions="recency"`` (default) position ids count back
+from the most recent item, which is exactly what the original's left padding gives its absolute
+positions. ``positions="absolute"`` counts from the start of the window instead.
 NOTE: attention uses ``F.scaled_dot_product_attention``; dropout on the attention weights as in
 the original. Causality alone hides the (trailing) padding from every real position.
 """
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from recframe.backbones.contract import catalogue_scores, last_query
+from recframe.backbones.contract import catalogue_scores, last_query, recency_positions
 from recframe.data.datamodule import DataSpec
 from recframe.data.interactions import PAD
 
@@ -64,6 +65,8 @@ class SASRec(nn.Module):
         heads: attention heads.
         dropout: embedding, attention-weight and feed-forward dropout.
         inner: feed-forward width; defaults to ``dim`` as in the original.
+        positions: ``recency`` (distance to the most recent item, as left padding gives the
+            original) or ``absolute`` (index in the window).
     """
 
     sequential: ClassVar[bool] = True
@@ -77,9 +80,12 @@ class SASRec(nn.Module):
         heads: int = 1,
         dropout: float = 0.2,
         inner: int | None = None,
+        positions: str = "recency",
     ) -> None:
         super().__init__()
-        self.dim = dim
+        if positions not in ("recency", "absolute"):
+            raise ValueError(f"unknown positions {positions!r}; known: ['absolute', 'recency']")
+        self.dim, self.recency = dim, positions == "recency"
         self.items = nn.Embedding(spec.n_items, dim, padding_idx=PAD)
         self.positions = nn.Embedding(spec.max_len, dim)
         self.dropout = nn.Dropout(dropout)
@@ -93,7 +99,10 @@ class SASRec(nn.Module):
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         history = batch["history"]  # [B, T]
         keep = (history != PAD).unsqueeze(-1)  # [B, T, 1]
-        positions = torch.arange(history.shape[1], device=history.device)
+        if self.recency:
+            positions = recency_positions(history)  # [B, T]
+        else:
+            positions = torch.arange(history.shape[1], device=history.device)[None, :]
         x = self.items(history) * self.dim**0.5 + self.positions(positions)  # [B, T, D]
         x = self.dropout(x) * keep
         for block in self.blocks:
