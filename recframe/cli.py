@@ -33,21 +33,29 @@ def _split_experiment(experiment: str | None, overrides: list[str]) -> tuple[str
 
 
 def metrics_table(metrics: dict[str, float], stage: str, title: str) -> Table:
-    """Rows = metric, columns = cut-off K, for keys ``{stage}/{metric}@{k}``."""
-    rows: dict[str, dict[int, float]] = {}
+    """Rows = metric, columns = cut-off K, for keys ``{stage}/{metric}@{k}``; plain keys (rmse) get one column."""
+    rows: dict[str, dict[int | None, float]] = {}
     for key, value in metrics.items():
-        if not key.startswith(f"{stage}/") or "@" not in key:
+        if not key.startswith(f"{stage}/") or key.startswith(f"{stage}/fair/") or "=" in key:
             continue
-        name, k = key.split("/", 1)[1].rsplit("@", 1)
-        if k.isdigit():
+        name, _, k = key.split("/", 1)[1].rpartition("@")
+        if not name:  # no cut-off: rmse, mae
+            rows.setdefault(k, {})[None] = value
+        elif k.isdigit():
             rows.setdefault(name, {})[int(k)] = value
-    ks = sorted({k for r in rows.values() for k in r})
-    table = Table(title=title)
+    ks = sorted({k for r in rows.values() for k in r if k is not None})
+    table = Table(title=escape(title))
     table.add_column("metric")
+    if any(None in r for r in rows.values()):
+        table.add_column("value", justify="right")
     for k in ks:
         table.add_column(f"@{k}", justify="right")
+    plain = any(None in r for r in rows.values())
     for name, values in rows.items():
-        table.add_row(name, *(f"{values[k]:.4f}" if k in values else "" for k in ks))
+        cells = ([f"{values[None]:.4f}" if None in values else ""] if plain else []) + [
+            f"{values[k]:.4f}" if k in values else "" for k in ks
+        ]
+        table.add_row(name, *cells)
     return table
 
 

@@ -46,7 +46,7 @@ class RunSettings:
     """The ``run`` section: what the run itself needs beyond the constructors."""
 
     seed: int = 0
-    monitor: str = "val/ndcg@10"
+    monitor: str | None = "val/ndcg@10"
     mode: str = "max"
     patience: int | None = 10
     dir: str = "runs"
@@ -190,7 +190,7 @@ def _section_schemas(cfg: Any) -> dict[str, type]:
         "dataset": registry_schema("dataset", DATASETS, (), "synthetic"),
         "data": schema_of(RecDataModule, ("log", "sequential", "seed")),
         "backbone": registry_schema("backbone", BACKBONES, ("spec",), "sasrec"),
-        "loss": registry_schema("loss", LOSSES, ("query", "items", "labels"), "ce"),
+        "loss": registry_schema("loss", LOSSES, ("query", "items", "labels", "ratings"), "ce"),
         "module": schema_of(RecModule, ("backbone", "loss", "meta", "val_metrics", "test_metrics")),
         "metrics": schema_of(EvaluationMetrics, ("spec",)),
         "trainer": schema_of(

@@ -7,6 +7,7 @@ recorded run is :func:`recframe.fitting.fit`. Nothing here parses arguments.
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from recframe.config import ConfigError, apply_overrides, validate
 from recframe.data import DATASETS
 from recframe.data.datamodule import RecDataModule
 from recframe.losses import LOSSES
+from recframe.metrics.rating import RatingMetrics
 from recframe.metrics.suite import EvaluationMetrics
 from recframe.module import RecModule
 from recframe.runs import Run, atomic_write
@@ -48,8 +50,13 @@ def build_module(cfg: dict[str, Any], data: RecDataModule, experiment: str) -> R
     loss_kwargs = dict(cfg["loss"])
     loss = functools.partial(LOSSES.get(loss_kwargs.pop("name")), **loss_kwargs)
     meta = {"experiment": experiment, "config": cfg, "fingerprint": data.fingerprint}
-    val_metrics = EvaluationMetrics(data.spec, ks=cfg["metrics"]["ks"])  # accuracy only: runs every epoch
-    test_metrics = EvaluationMetrics(data.spec, **cfg["metrics"])
+    if data.feedback == "rating":
+        if "ratings" not in inspect.signature(LOSSES.get(cfg["loss"]["name"])).parameters:
+            raise ConfigError(f"data.feedback=rating needs a rating loss (mse), not {cfg['loss']['name']!r}")
+        val_metrics, test_metrics = RatingMetrics(), RatingMetrics()
+    else:
+        val_metrics = EvaluationMetrics(data.spec, ks=cfg["metrics"]["ks"])  # accuracy only: runs every epoch
+        test_metrics = EvaluationMetrics(data.spec, **cfg["metrics"])
     return RecModule(backbone, loss, val_metrics=val_metrics, test_metrics=test_metrics, meta=meta, **cfg["module"])
 
 
@@ -66,14 +73,14 @@ def build_trainer(
             ModelCheckpoint(
                 dirpath=run.checkpoints,
                 filename="best",
-                monitor=settings["monitor"],
+                monitor=settings["monitor"],  # None: no validation, the last epoch is the best
                 mode=settings["mode"],
                 save_top_k=1,
                 save_last=True,
                 auto_insert_metric_name=False,
             )
         )
-        if settings["patience"] is not None:
+        if settings["patience"] is not None and settings["monitor"] is not None:
             callbacks.append(
                 EarlyStopping(monitor=settings["monitor"], mode=settings["mode"], patience=settings["patience"])
             )

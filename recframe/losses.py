@@ -1,7 +1,8 @@
 """Training losses: pure functions of ``(query [N, D], items [I, D], labels [N])``.
 
 ``query`` holds the query vectors ψ of the N labelled positions, ``items`` the item table W (row
-PAD included, never a candidate) and ``labels`` the positive item of each position. Negatives are
+PAD included, never a candidate) and ``labels`` the positive item of each position. Rating losses
+also take ``ratings [N]`` (the module passes them when the batch carries them). Negatives are
 drawn uniformly from ``1..I-1`` with torch's global generator, which ``run.seed`` seeds; a
 negative that equals its positive is masked out, never counted as a negative.
 """
@@ -89,3 +90,15 @@ def gbce(query: Tensor, items: Tensor, labels: Tensor, negatives: int = 1, t: fl
     pos, negs, valid = _pos_neg_logits(query, items, labels, negatives)
     per_position = -beta * F.logsigmoid(pos) - (F.logsigmoid(-negs) * valid).sum(-1)
     return per_position.mean()
+
+
+@LOSSES.register("mse")
+def mse(query: Tensor, items: Tensor, labels: Tensor, ratings: Tensor, reg: float = 0.0) -> Tensor:
+    """Squared rating error with per-example L2: ``mean((ψ·W_label − r)² + reg (|ψ|² + |W_label|²))``.
+
+    The regularisation is applied to the vectors each example touches, as Surprise's SGD does;
+    constant entries of augmented vectors (biased MF) add constants and do not change gradients.
+    """
+    chosen = items[labels]  # [N, D]
+    error = (query * chosen).sum(-1) - ratings
+    return (error.square() + reg * (query.square().sum(-1) + chosen.square().sum(-1))).mean()

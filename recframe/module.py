@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from recframe.data.interactions import PAD
 from recframe.metrics import mask_items, target_ranks
+from recframe.metrics.rating import RatingMetrics
 from recframe.metrics.suite import EvaluationMetrics
 
 
@@ -28,7 +29,8 @@ class RecModule(pl.LightningModule):
         loss: a function ``(query [N, D], items [I, D], labels [N]) -> scalar`` from ``recframe.losses``.
         lr / weight_decay / betas: AdamW settings.
         val_metrics / test_metrics: the :class:`EvaluationMetrics` of each stage (the engine builds
-            accuracy-only metrics for validation and the experiment's full ``metrics`` for test).
+            accuracy-only metrics for validation and the experiment's full ``metrics`` for test),
+            or :class:`RatingMetrics` under the rating-prediction protocol.
         exclude_seen: mask each user's earlier items out of the ranking (the standard protocol).
         meta: the resolved config and data fingerprint, saved into every checkpoint.
     """
@@ -38,8 +40,8 @@ class RecModule(pl.LightningModule):
         backbone: nn.Module,
         loss: Callable[..., Tensor],
         *,
-        val_metrics: EvaluationMetrics,
-        test_metrics: EvaluationMetrics,
+        val_metrics: EvaluationMetrics | RatingMetrics,
+        test_metrics: EvaluationMetrics | RatingMetrics,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         betas: Sequence[float] = (0.9, 0.999),
@@ -63,7 +65,8 @@ class RecModule(pl.LightningModule):
         queries = self.backbone(batch)  # [B, T, D]
         labels = batch["labels"]  # [B, T]
         keep = labels != PAD
-        loss = self.loss(queries[keep], self.backbone.item_embeddings(), labels[keep])
+        extra = {"ratings": batch["ratings"][keep]} if "ratings" in batch else {}
+        loss = self.loss(queries[keep], self.backbone.item_embeddings(), labels[keep], **extra)
         self.log("train/loss", loss, prog_bar=True, batch_size=int(keep.sum()))
         return loss
 
@@ -86,6 +89,10 @@ class RecModule(pl.LightningModule):
 
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> None:
         suite = self.metrics[stage]
+        if "ratings" in batch:  # rating prediction: ψ_u · W_i of each held-out (user, item)
+            predicted = (self.backbone(batch)[:, 0] * self.backbone.item_embeddings()[batch["items"]]).sum(-1)
+            suite.update(predicted, batch["ratings"])
+            return
         scores = self.scores(batch)
         top = scores.topk(min(suite.max_k, scores.shape[1]), dim=1)  # one top-k serves ranks and lists
         ranks = target_ranks(scores, batch["targets"], max_rank=suite.ranking.ks[-1], top=top)
@@ -104,7 +111,7 @@ class RecModule(pl.LightningModule):
         if stage == "test":
             self.test_exposure = self.metrics[stage].exposure_counts()
         for name, value in values.items():
-            self.log(f"{stage}/{name}", value.float(), prog_bar=name in ("ndcg@10", "hr@10"), sync_dist=False)
+            self.log(f"{stage}/{name}", value.float(), prog_bar=name in ("ndcg@10", "hr@10", "rmse"), sync_dist=False)
         self.metrics[stage].reset()
 
     def on_validation_epoch_end(self) -> None:

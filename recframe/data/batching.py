@@ -120,17 +120,41 @@ class SequenceWindows(Dataset):
 
 
 class UserItemPairs(Dataset):
-    """Training examples for non-sequential backbones (MF): one (user, item) pair each."""
+    """Training examples for non-sequential backbones (MF): one (user, item) pair each.
 
-    def __init__(self, train: Histories) -> None:
+    With ``ratings`` (aligned with ``train.items``) each example also carries its rating
+    (``ratings [B, 1]``, float32), for rating-prediction losses.
+    """
+
+    def __init__(self, train: Histories, ratings: np.ndarray | None = None) -> None:
         self.users = np.repeat(np.arange(train.n_users), train.lengths())
-        self.items = train.items
+        self.items, self.ratings = train.items, ratings
 
     def __len__(self) -> int:
         return len(self.users)
 
     def __getitem__(self, index: np.ndarray) -> dict[str, torch.Tensor]:
-        return {"user": _tensor(self.users[index]), "labels": _tensor(self.items[index][:, None])}
+        batch = {"user": _tensor(self.users[index]), "labels": _tensor(self.items[index][:, None])}
+        if self.ratings is not None:
+            batch["ratings"] = torch.from_numpy(np.ascontiguousarray(self.ratings[index][:, None], dtype=np.float32))
+        return batch
+
+
+class RatedPairs(Dataset):
+    """Evaluation examples of the rating-prediction protocol: one (user, item, rating) each."""
+
+    def __init__(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray) -> None:
+        self.users, self.items, self.ratings = users, items, ratings
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def __getitem__(self, index: np.ndarray) -> dict[str, torch.Tensor]:
+        return {
+            "user": _tensor(self.users[index]),
+            "items": _tensor(self.items[index]),
+            "ratings": torch.from_numpy(np.ascontiguousarray(self.ratings[index], dtype=np.float32)),
+        }
 
 
 class EvalUsers(Dataset):

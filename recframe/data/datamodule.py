@@ -10,7 +10,7 @@ import pandas as pd
 from torch.utils.data import DataLoader, Dataset
 
 from recframe.data import interactions as ix
-from recframe.data.batching import BatchIndexSampler, EvalUsers, SequenceWindows, UserItemPairs
+from recframe.data.batching import BatchIndexSampler, EvalUsers, RatedPairs, SequenceWindows, UserItemPairs
 from recframe.data.histories import Histories
 from recframe.data.splits import SPLITS, TEST, TRAIN, VALID, check_nonempty, summarize
 
@@ -27,6 +27,7 @@ class DataSpec:
         user_activity: training interactions per dense user, float64 ``[n_users]``.
         item_users: distinct training users per dense item, float64 ``[n_items]`` (equal to
             ``item_popularity`` when no (user, item) pair repeats).
+        rating_mean: mean training rating (the global bias of rating-prediction models).
         item_info / user_info: side tables indexed by dense id (row 0 = PAD), or None.
         name: dataset name for messages and records.
     """
@@ -37,6 +38,7 @@ class DataSpec:
     item_popularity: np.ndarray = field(repr=False)
     user_activity: np.ndarray | None = field(default=None, repr=False)
     item_users: np.ndarray | None = field(default=None, repr=False)
+    rating_mean: float = 0.0
     item_info: pd.DataFrame | None = field(default=None, repr=False)
     user_info: pd.DataFrame | None = field(default=None, repr=False)
     name: str = "data"
@@ -105,6 +107,8 @@ class RecDataModule(pl.LightningDataModule):
         sequential: build ``history``/``labels`` windows (sequence backbones) or (user, item) pairs.
         split: a registered split protocol (``leave_one_out``, ``temporal``, ``ratio``).
         split_args: keyword arguments of that protocol, e.g. ``{ratios: [0.8, 0.1, 0.1]}``.
+        feedback: ``implicit`` (rank the catalogue; the default) or ``rating`` (predict each held-out
+            rating: training pairs carry ratings, evaluation reports RMSE and MAE).
         min_rating: keep interactions rated at least this (implicit feedback); None keeps all.
         k_core: iteratively keep users and items with at least this many interactions; None skips.
         duplicates: repeated (user, item) pairs: ``keep``, ``first``, ``last`` or ``error``.
@@ -130,6 +134,7 @@ class RecDataModule(pl.LightningDataModule):
         sequential: bool,
         split: str = "leave_one_out",
         split_args: dict | None = None,
+        feedback: str = "implicit",
         min_rating: float | None = None,
         k_core: int | None = None,
         duplicates: str = "keep",
@@ -174,7 +179,12 @@ class RecDataModule(pl.LightningDataModule):
             raise ValueError(f"eval_negatives must be >= 1 or null (full ranking), got {eval_negatives}")
         self.eval_negatives, self.eval_sampling, self.eval_seed = eval_negatives, eval_sampling, eval_seed
         self.stage = SPLITS.get(split)(self.log_, **(split_args or {}))
-        check_nonempty(self.log_, self.stage, split)
+        if feedback not in ("implicit", "rating"):
+            raise ValueError(f"unknown feedback {feedback!r}; known: ['implicit', 'rating']")
+        if feedback == "rating" and sequential:
+            raise ValueError("feedback 'rating' (rating prediction) needs a non-sequential backbone such as mf")
+        self.feedback = feedback
+        check_nonempty(self.log_, self.stage, split, allow_empty_val=split == "kfold")
 
         enc, stage = self.log_, self.stage
         rows = stage == TRAIN
@@ -184,11 +194,21 @@ class RecDataModule(pl.LightningDataModule):
             "val": self._eval_set(stage == TRAIN, stage == VALID, popularity, 1),
             "test": self._eval_set(stage <= VALID, stage == TEST, popularity, 2),
         }
+        self.train_ratings = enc.rating[rows]  # aligned with self.train.items (same row order)
         activity = self.train.lengths().astype(np.float64)
         pairs = np.unique(enc.user[rows] * enc.n_items + enc.item[rows])
         item_users = np.bincount(pairs % enc.n_items, minlength=enc.n_items).astype(np.float64)
         self.spec = DataSpec(
-            enc.n_users, enc.n_items, max_len, popularity, activity, item_users, enc.item_info, enc.user_info, enc.name
+            enc.n_users,
+            enc.n_items,
+            max_len,
+            popularity,
+            activity,
+            item_users,
+            float(self.train_ratings.mean()),
+            enc.item_info,
+            enc.user_info,
+            enc.name,
         )
         self._rank, self._world = 0, 1
         self.skip_train_batches = 0  # set when resuming mid-epoch (recframe.callbacks.ResumeBatches)
@@ -266,9 +286,12 @@ class RecDataModule(pl.LightningDataModule):
     def train_dataset(self) -> Dataset:
         if self.sequential:
             return SequenceWindows(self.train, self.max_len, self.train_windows)
-        return UserItemPairs(self.train)
+        return UserItemPairs(self.train, self.train_ratings if self.feedback == "rating" else None)
 
-    def eval_dataset(self, stage: str) -> EvalUsers:
+    def eval_dataset(self, stage: str) -> Dataset:
+        if self.feedback == "rating":
+            rows = self.stage == {"val": VALID, "test": TEST}[stage]
+            return RatedPairs(self.log_.user[rows], self.log_.item[rows], self.log_.rating[rows])
         ev = self.eval_sets[stage]
         return EvalUsers(ev.users, ev.seen, ev.targets, self.max_len, self.sequential, ev.candidates)
 
@@ -277,8 +300,11 @@ class RecDataModule(pl.LightningDataModule):
         loader.sampler.start_batch, self.skip_train_batches = self.skip_train_batches, 0
         return loader
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.eval_dataset("val"), self.eval_batch_size, train=False)
+    def val_dataloader(self) -> DataLoader | list:
+        data = self.eval_dataset("val")
+        if len(data) == 0 and self.split_name == "kfold":
+            return []  # k-fold without a validation share: train a fixed number of epochs
+        return self._loader(data, self.eval_batch_size, train=False)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.eval_dataset("test"), self.eval_batch_size, train=False)

@@ -103,6 +103,30 @@ def ratio(
     return stage
 
 
+@SPLITS.register("kfold")
+def kfold(log: EncodedLog, folds: int = 5, fold: int = 0, seed: int = 0, val_ratio: float = 0.0) -> np.ndarray:
+    """K-fold cross-validation over interactions (Surprise's ``KFold``): fold ``fold`` is test.
+
+    Interactions are shuffled with ``seed`` and dealt into ``folds`` equal parts; ``val_ratio`` of
+    the remaining ones become validation (0 keeps all for training, as Surprise does, and the
+    experiment then trains a fixed number of epochs).
+    """
+    if folds < 2 or not 0 <= fold < folds:
+        raise ValueError(f"kfold needs folds >= 2 and 0 <= fold < folds, got folds={folds}, fold={fold}")
+    if not 0.0 <= val_ratio < 1.0:
+        raise ValueError(f"kfold val_ratio must be in [0, 1), got {val_ratio}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(log))
+    part = np.empty(len(log), dtype=np.int64)
+    part[order] = np.arange(len(log)) * folds // len(log)
+    stage = np.where(part == fold, TEST, TRAIN).astype(np.int8)
+    if val_ratio > 0:
+        rest = np.flatnonzero(stage == TRAIN)
+        pick = rng.permutation(len(rest))[: round(val_ratio * len(rest))]
+        stage[rest[pick]] = VALID
+    return stage
+
+
 def summarize(log: EncodedLog, stage: np.ndarray, protocol: str) -> str:
     """One line per stage: rows and users, used in start-up output and error messages."""
     lines = [f"split {protocol}:"]
@@ -112,9 +136,11 @@ def summarize(log: EncodedLog, stage: np.ndarray, protocol: str) -> str:
     return "\n".join(lines)
 
 
-def check_nonempty(log: EncodedLog, stage: np.ndarray, protocol: str) -> None:
-    """Raise if validation or test is empty, naming the protocol and the filters that ran before it."""
+def check_nonempty(log: EncodedLog, stage: np.ndarray, protocol: str, allow_empty_val: bool = False) -> None:
+    """Raise if a stage is empty, naming the protocol and the filters that ran before it."""
     for code in (TRAIN, VALID, TEST):
+        if code == VALID and allow_empty_val:
+            continue
         if not (stage == code).any():
             filters = "; ".join(str(r) for r in log.reports) or "no filters"
             raise ValueError(
