@@ -44,17 +44,19 @@ def sampled_softmax(query: Tensor, items: Tensor, labels: Tensor, negatives: int
     sampled item equal to a row's positive) are masked to ``-inf`` for that row.
     """
     neg = _uniform_items((negatives,), items.shape[0], query.device)  # [K]
-    pos_logit = (query * items[labels]).sum(-1, keepdim=True)  # [N, 1]
-    neg_logits = query @ items[neg].T  # [N, K]
+    pos_logit = (query * F.embedding(labels, items)).sum(-1, keepdim=True)  # [N, 1]
+    neg_logits = query @ F.embedding(neg, items).T  # [N, K]
     neg_logits = neg_logits.masked_fill(neg[None, :] == labels[:, None], float("-inf"))
     logits = torch.cat([pos_logit, neg_logits], dim=1)
     return F.cross_entropy(logits, torch.zeros_like(labels))
 
 
 def _pos_neg_logits(query: Tensor, items: Tensor, labels: Tensor, negatives: int) -> tuple[Tensor, Tensor, Tensor]:
+    # F.embedding rather than items[...]: its backward is a dense scatter-add, several times faster
+    # than the index_put of advanced indexing; an elementwise product beats a batched [1 x D] bmm.
     neg = _uniform_items((len(labels), negatives), items.shape[0], query.device)  # [N, K]
-    pos = (query * items[labels]).sum(-1)  # [N]
-    negs = torch.einsum("nd,nkd->nk", query, items[neg])  # [N, K]
+    pos = (query * F.embedding(labels, items)).sum(-1)  # [N]
+    negs = (query[:, None, :] * F.embedding(neg, items)).sum(-1)  # [N, K]
     return pos, negs, neg != labels[:, None]
 
 
@@ -99,6 +101,6 @@ def mse(query: Tensor, items: Tensor, labels: Tensor, ratings: Tensor, reg: floa
     The regularisation is applied to the vectors each example touches, as Surprise's SGD does;
     constant entries of augmented vectors (biased MF) add constants and do not change gradients.
     """
-    chosen = items[labels]  # [N, D]
+    chosen = F.embedding(labels, items)  # [N, D]
     error = (query * chosen).sum(-1) - ratings
     return (error.square() + reg * (query.square().sum(-1) + chosen.square().sum(-1))).mean()

@@ -27,7 +27,7 @@ def sigmoid(x: float) -> float:
 
 
 def test_registry_names():
-    assert losses.LOSSES.names() == ["bce", "bpr", "ce", "gbce", "sampled_softmax"]
+    assert losses.LOSSES.names() == ["bce", "bpr", "ce", "gbce", "mse", "sampled_softmax"]
 
 
 def test_ce_is_softmax_over_real_items(case):
