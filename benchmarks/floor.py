@@ -23,6 +23,9 @@ from recframe import engine
 from recframe.config import load_config
 from recframe.metrics import mask_items
 
+# Accuracy metrics only (what RecBole and the bare floor compute): fairness and exposure off.
+ACCURACY_ONLY = ("metrics.user_groups=[]", "metrics.item_groups=null", "metrics.exposure=false", "metrics.beyond=false")
+
 
 class EpochTimer(pl.Callback):
     """Wall time of each training epoch, as Lightning runs it."""
@@ -115,7 +118,7 @@ def _last_query(backbone, batch) -> torch.Tensor:
 
 def measure(experiment: str, overrides: list[str], epochs: int = 3, repeats: int = 3) -> dict[str, float]:
     """Median seconds of each measurement and the ratios recframe / floor."""
-    cfg = load_config(experiment, [*overrides, "logger.name=none"])
+    cfg = load_config(experiment, [*overrides, *ACCURACY_ONLY, "logger.name=none"])
     pl.seed_everything(0, verbose=False)
     data = engine.build_data(cfg)
     ours = recframe_epochs(cfg, data, epochs)

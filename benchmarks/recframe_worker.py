@@ -19,7 +19,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from floor import EpochTimer, measure, quiet
+from floor import ACCURACY_ONLY, EpochTimer, measure, quiet
 from workers import peak_rss_mib
 
 from recframe import engine
@@ -56,7 +56,13 @@ def side(spec: dict[str, Any]) -> dict[str, Any]:
     protocol matched to RecBole), then once more with the experiment's own setting when it differs.
     """
     epochs = spec["epochs"]
-    overrides = [*spec["overrides"], "logger.name=none", "run.patience=null", f"trainer.max_epochs={epochs}"]
+    overrides = [
+        *spec["overrides"],
+        *ACCURACY_ONLY,
+        "logger.name=none",
+        "run.patience=null",
+        f"trainer.max_epochs={epochs}",
+    ]
     cfg = load_config(spec["experiment"], overrides)
     pl.seed_everything(cfg["run"]["seed"], workers=True, verbose=False)
     start = time.perf_counter()

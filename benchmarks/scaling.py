@@ -79,7 +79,7 @@ def point(spec: dict[str, Any]) -> dict[str, Any]:
     """One measurement point (run in its own process by :func:`measure`)."""
     import lightning.pytorch as pl
     import torch
-    from floor import EpochTimer, quiet
+    from floor import ACCURACY_ONLY, EpochTimer, quiet
 
     from recframe import engine
     from recframe.config import load_config
@@ -87,6 +87,7 @@ def point(spec: dict[str, Any]) -> dict[str, Any]:
 
     overrides = [
         *spec["overrides"],
+        *ACCURACY_ONLY,
         "logger.name=none",
         "data.train_windows=all",
         f"data.eval_batch_size={spec['eval_batch_size']}",

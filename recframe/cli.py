@@ -185,6 +185,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     written = report.build_report(
         records, _references({r.get("experiment") for r in records}), Path(args.output), tuple(args.metric)
     )
+    from recframe.report_fairness import build_fairness_report
+
+    fair = [r for r in records if any(k.startswith(("test/fair/", "test/exposure/")) for k in r.get("metrics", {}))]
+    if fair:
+        written += build_fairness_report(fair, Path(args.output), metric=args.fairness_metric)
     for path in written:
         console.print(f"wrote {path}")
     return 0
@@ -255,6 +260,9 @@ def parser() -> argparse.ArgumentParser:
     rpt.add_argument("--root", default="runs", help="runs folder holding index.jsonl (default runs)")
     rpt.add_argument("--output", default="docs/results", help="folder for leaderboard.md and plots")
     rpt.add_argument("--metric", action="append", default=None, help="metric(s) to report (default hr@10, ndcg@10)")
+    rpt.add_argument(
+        "--fairness-metric", default="ndcg@10", help="metric broken down by user group in fairness.md (default ndcg@10)"
+    )
     rpt.set_defaults(func=cmd_report)
 
     cmp = sub.add_parser("compare", help="paired t-test and Wilcoxon test between two runs, per user")

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from recframe.data.interactions import PAD
 from recframe.metrics import mask_items, target_ranks
+from recframe.metrics.chunked import chunked_ranks
 from recframe.metrics.rating import RatingMetrics
 from recframe.metrics.suite import EvaluationMetrics
 
@@ -32,6 +33,8 @@ class RecModule(pl.LightningModule):
             accuracy-only metrics for validation and the experiment's full ``metrics`` for test),
             or :class:`RatingMetrics` under the rating-prediction protocol.
         exclude_seen: mask each user's earlier items out of the ranking (the standard protocol).
+        score_chunk: score the catalogue this many items at a time (top-K and ranks merged per
+            chunk; for catalogues too large for a ``[batch, n_items]`` block). None scores it whole.
         meta: the resolved config and data fingerprint, saved into every checkpoint.
     """
 
@@ -46,6 +49,7 @@ class RecModule(pl.LightningModule):
         weight_decay: float = 0.0,
         betas: Sequence[float] = (0.9, 0.999),
         exclude_seen: bool = True,
+        score_chunk: int | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -55,6 +59,9 @@ class RecModule(pl.LightningModule):
         self.backbone, self.loss = backbone, loss
         self.lr, self.weight_decay, self.betas = lr, weight_decay, tuple(betas)
         self.exclude_seen = exclude_seen
+        if score_chunk is not None and score_chunk < 1:
+            raise ValueError(f"score_chunk must be >= 1 or null, got {score_chunk}")
+        self.score_chunk = score_chunk
         self.metrics = nn.ModuleDict({"val": val_metrics, "test": test_metrics})
         self.test_exposure: Tensor | None = None  # item exposure counts of the last test pass
         self.predict_k = 10
@@ -90,15 +97,31 @@ class RecModule(pl.LightningModule):
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> None:
         suite = self.metrics[stage]
         if "ratings" in batch:  # rating prediction: ψ_u · W_i of each held-out (user, item)
-            predicted = (self.backbone(batch)[:, 0] * self.backbone.item_embeddings()[batch["items"]]).sum(-1)
+            predicted = (self.backbone.query(batch) * self.backbone.item_embeddings()[batch["items"]]).sum(-1)
             suite.update(predicted, batch["ratings"])
             return
-        scores = self.scores(batch)
-        top = scores.topk(min(suite.max_k, scores.shape[1]), dim=1)  # one top-k serves ranks and lists
-        ranks = target_ranks(scores, batch["targets"], max_rank=suite.ranking.ks[-1], top=top)
-        suite.update(batch, ranks, top.indices if suite.needs_lists else None)
+        if self.score_chunk:
+            ranks, _, top_items = self._chunked(batch, suite.max_k)
+        else:
+            scores = self.scores(batch)
+            top = scores.topk(min(suite.max_k, scores.shape[1]), dim=1)  # one top-k serves ranks and lists
+            ranks = target_ranks(scores, batch["targets"], max_rank=suite.ranking.ks[-1], top=top)
+            top_items = top.indices
+        suite.update(batch, ranks, top_items if suite.needs_lists else None)
         if stage == "test" and self.record_per_user:
             self.per_user.append((batch["user"].cpu(), ranks.cpu()))
+
+    def _chunked(self, batch: dict[str, Tensor], k: int) -> tuple[Tensor, Tensor, Tensor]:
+        seen = (batch["seen_rows"], batch["seen_items"]) if self.exclude_seen else (None, None)
+        return chunked_ranks(
+            self.backbone.query(batch),
+            self.backbone.item_embeddings(),
+            batch["targets"],
+            k,
+            self.score_chunk,
+            *seen,
+            candidates=batch.get("candidates"),
+        )
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")
@@ -126,7 +149,10 @@ class RecModule(pl.LightningModule):
             self.per_user = [x for part in parts for x in part] if self.trainer.is_global_zero else []
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        values, items = top_k(self.scores(batch), self.predict_k)
+        if self.score_chunk:
+            _, values, items = self._chunked(batch, self.predict_k)
+        else:
+            values, items = top_k(self.scores(batch), self.predict_k)
         return {"user": batch["user"], "items": items, "scores": values}
 
     @property

@@ -22,8 +22,19 @@ if TYPE_CHECKING:
 INDEX = "index.jsonl"
 PER_USER = "test_per_user.csv.gz"
 EXPOSURE = "test_exposure.csv.gz"
-# Keys that do not change what is computed: where the run is written and how it is logged.
-_VOLATILE = {("run", "dir"), ("run", "seed"), ("logger",), ("description",), ("reference",)}
+# Keys that do not change what is computed: where the run is written, how it is logged and shown,
+# and evaluation batching/workers (metrics are independent of them: tests/test_reliability.py).
+_VOLATILE = {
+    ("run", "dir"),
+    ("run", "seed"),
+    ("logger",),
+    ("description",),
+    ("reference",),
+    ("trainer", "enable_progress_bar"),
+    ("trainer", "enable_model_summary"),
+    ("data", "num_workers"),
+    ("data", "eval_batch_size"),
+}
 
 
 def config_hash(cfg: dict[str, Any]) -> str:

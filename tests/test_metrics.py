@@ -200,3 +200,40 @@ def test_monotone_in_k():
     values = ranking_metrics(target_ranks(scores, targets), [1, 5, 10, 20])
     for name in ("hr", "recall"):
         assert (values[name].diff(dim=1) >= 0).all(), name
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 7, 100])
+@pytest.mark.parametrize("ties", [False, True])
+def test_chunked_ranks_equal_whole_catalogue_ranks(chunk, ties):
+    from recframe.metrics.chunked import chunked_ranks
+
+    g = torch.Generator().manual_seed(chunk)
+    query, items = torch.randn(9, 4, generator=g), torch.randn(23, 4, generator=g)
+    if ties:
+        query, items = query.round(), items.round()
+    targets = torch.tensor([[3, 0], [5, 9], [1, 0], [22, 2], [7, 0], [8, 11], [4, 0], [6, 0], [10, 12]])
+    seen_rows = torch.tensor([0, 0, 1, 3, 3, 8])
+    seen_items = torch.tensor([1, 2, 9, 5, 22, 4])  # row 1's target 9 and row 3's target 22 are seen: misses
+    scores = query @ items.T
+    scores[:, 0] = float("-inf")
+    mask_items(scores, seen_rows, seen_items)
+    ranks, values, top = chunked_ranks(query, items, targets, 5, chunk, seen_rows, seen_items)
+    assert torch.equal(ranks, target_ranks(scores, targets))
+    assert torch.allclose(values, scores.topk(5, dim=1).values, atol=1e-6)
+    assert torch.allclose(scores.gather(1, top), values, atol=1e-6)  # the listed items have those scores
+
+
+def test_chunked_ranks_with_sampled_candidates():
+    from recframe.metrics.chunked import chunked_ranks
+
+    g = torch.Generator().manual_seed(0)
+    query, items = torch.randn(3, 4, generator=g), torch.randn(15, 4, generator=g)
+    targets = torch.tensor([[2], [5], [9]])
+    candidates = torch.tensor([[3, 4, 6], [1, 7, 8], [10, 11, 12]])
+    scores = torch.full((3, 15), float("-inf"))
+    full = query @ items.T
+    for b in range(3):
+        keep = [*candidates[b].tolist(), int(targets[b, 0])]
+        scores[b, keep] = full[b, keep]
+    ranks, _, _ = chunked_ranks(query, items, targets, 3, 4, candidates=candidates)
+    assert torch.equal(ranks, target_ranks(scores, targets))

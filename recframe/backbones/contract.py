@@ -33,8 +33,12 @@ class Backbone(Protocol):
         """Item vectors ``[I, D]`` with ``I = n_items`` (row PAD included, never scored)."""
         ...
 
+    def query(self, batch: dict[str, Tensor]) -> Tensor:
+        """ψ ``[B, D]``: the query at each row's last real position (what ``score`` multiplies)."""
+        ...
+
     def score(self, batch: dict[str, Tensor]) -> Tensor:
-        """Scores ``[B, I]`` at each row's last real position; ``scores[:, PAD] = -inf``."""
+        """Scores ``[B, I]`` = ``query(batch) @ item_embeddings().T`` with ``scores[:, PAD] = -inf``."""
         ...
 
 

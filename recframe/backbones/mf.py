@@ -66,5 +66,8 @@ class MF(nn.Module):
         one = torch.ones_like(self.item_bias.weight)
         return torch.cat([self.items.weight, one, self.item_bias.weight, one], dim=1)  # [I, D + 3]
 
+    def query(self, batch: dict[str, Tensor]) -> Tensor:
+        return self(batch)[:, 0]  # [B, D]
+
     def score(self, batch: dict[str, Tensor]) -> Tensor:
-        return catalogue_scores(self(batch)[:, 0], self.item_embeddings())
+        return catalogue_scores(self.query(batch), self.item_embeddings())

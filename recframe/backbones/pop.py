@@ -32,5 +32,8 @@ class Pop(nn.Module):
     def item_embeddings(self) -> Tensor:
         return self.popularity  # [I, 1]
 
+    def query(self, batch: dict[str, Tensor]) -> Tensor:
+        return self(batch)[:, 0]  # [B, D]
+
     def score(self, batch: dict[str, Tensor]) -> Tensor:
-        return catalogue_scores(self(batch)[:, 0], self.item_embeddings())
+        return catalogue_scores(self.query(batch), self.item_embeddings())

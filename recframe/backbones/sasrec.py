@@ -112,5 +112,8 @@ class SASRec(nn.Module):
     def item_embeddings(self) -> Tensor:
         return self.items.weight
 
+    def query(self, batch: dict[str, Tensor]) -> Tensor:
+        return last_query(self(batch), batch)  # [B, D]
+
     def score(self, batch: dict[str, Tensor]) -> Tensor:
-        return catalogue_scores(last_query(self(batch), batch), self.item_embeddings())
+        return catalogue_scores(self.query(batch), self.item_embeddings())
