@@ -112,8 +112,9 @@ def _cmd_evaluate(args: argparse.Namespace, stage: str) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from recframe import engine
 
-    n = engine.predict(args.target, args.top_k, Path(args.output), args.overrides)
-    console.print(f"wrote top-{args.top_k} items for {n:,} test users to {args.output}")
+    users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
+    n = engine.predict(args.target, args.top_k, Path(args.output), args.overrides, users=users)
+    console.print(f"wrote top-{args.top_k} items for {n:,} users to {args.output}")
     return 0
 
 
@@ -235,6 +236,7 @@ def parser() -> argparse.ArgumentParser:
     pred.add_argument("target", help="a run directory or a checkpoint file")
     pred.add_argument("--top-k", type=int, default=10, help="items per user (default 10)")
     pred.add_argument("--output", default="recs.csv", help="CSV file to write (default recs.csv)")
+    pred.add_argument("--users", help="comma-separated raw user ids (default: every test user)")
     pred.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     pred.set_defaults(func=cmd_predict)
 

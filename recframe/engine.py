@@ -14,6 +14,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
+import pandas as pd
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 
@@ -154,27 +155,49 @@ def evaluate(target: str, stage: str, overrides: list[str] = ()) -> dict[str, fl
     return _float_metrics(run_eval(module, datamodule=data, ckpt_path=str(path), verbose=False, weights_only=True))
 
 
-def predict(target: str, top_k: int, output: Path, overrides: list[str] = ()) -> int:
-    """Write each test user's top-``top_k`` items as CSV ``user,rank,item,score`` in original ids.
+def _requested_users(data: RecDataModule, users: list[str]) -> np.ndarray:
+    """Dense ids of raw user ids given as text; unknown ids or users without history raise."""
+    raw = data.log_.users.raw
+    if np.issubdtype(raw.dtype, np.integer):
+        bad = [u for u in users if not u.lstrip("-").isdigit()]
+        if bad:
+            raise KeyError(f"user ids of {data.log_.name} are integers; got {bad[:3]}")
+        wanted = np.array([int(u) for u in users], dtype=raw.dtype)
+    else:
+        wanted = np.array(users, dtype=object)
+    dense = data.log_.users.encode(wanted)
+    no_history = dense[data.eval_sets["test"].seen.lengths(dense) == 0]
+    if len(no_history):
+        raise KeyError(f"user {data.log_.users.decode(no_history[:1])[0]!r} has no interaction to recommend from")
+    return dense
 
-    The ranking is the one the test metrics see: the same history, the same seen-item mask.
-    Returns the number of users written.
+
+def predict(target: str, top_k: int, output: Path, overrides: list[str] = (), users: list[str] | None = None) -> int:
+    """Write top-``top_k`` items as CSV ``user,rank,item,score`` in original ids.
+
+    For every test user, or for ``users`` (raw ids) only. The ranking is the one the test metrics
+    see: the same history, the same seen-item mask. Returns the number of users written.
     """
     if top_k < 1:
         raise ValueError(f"--top-k must be >= 1, got {top_k}")
     path, cfg, data, module = _restore(target, overrides)
     if top_k >= data.spec.n_items:
         raise ValueError(f"--top-k {top_k} exceeds the catalogue of {data.spec.n_items - 1} items")
+    if users:
+        data.predict_users = _requested_users(data, users)
     module.predict_k = top_k
     trainer = build_trainer(cfg, run=None)
     batches = trainer.predict(module, datamodule=data, ckpt_path=str(path), weights_only=True)
-    users = torch.cat([b["user"] for b in batches]).numpy()
+    dense = torch.cat([b["user"] for b in batches]).numpy()
     items = torch.cat([b["items"] for b in batches]).numpy()
     scores = torch.cat([b["scores"] for b in batches]).numpy()
-    raw_users = data.log_.users.decode(users)
-    raw_items = data.log_.items.decode(items.reshape(-1)).reshape(items.shape)
-    lines = ["user,rank,item,score"]
-    for u, row_items, row_scores in zip(raw_users, raw_items, scores, strict=True):
-        lines += [f"{u},{r},{i},{s:.6g}" for r, (i, s) in enumerate(zip(row_items, row_scores, strict=True), 1)]
-    atomic_write(output, "\n".join(lines) + "\n")
-    return len(np.unique(users))
+    table = pd.DataFrame(
+        {
+            "user": np.repeat(data.log_.users.decode(dense), top_k),
+            "rank": np.tile(np.arange(1, top_k + 1), len(dense)),
+            "item": data.log_.items.decode(items.reshape(-1)),
+            "score": scores.reshape(-1),
+        }
+    )
+    atomic_write(output, table.to_csv(index=False, float_format="%.6g"))
+    return len(np.unique(dense))

@@ -119,3 +119,13 @@ def test_user_errors_exit_2_with_a_clear_line(capsys, tmp_path):
 def test_checkpoint_from_another_dataset_is_refused(fitted, capsys):
     assert cli.main(["test", str(fitted), "dataset.n_items=80"]) == 2
     assert "was trained on" in capsys.readouterr().err
+
+
+def test_predict_for_chosen_users_and_unknown_ids(fitted, tmp_path, capsys):
+    out = tmp_path / "some.csv"
+    assert cli.main(["predict", str(fitted), "--top-k", "3", "--output", str(out), "--users", "5,17"]) == 0
+    recs = pd.read_csv(out)
+    assert sorted(recs.user.unique().tolist()) == [5, 17] and len(recs) == 6
+    assert cli.main(["predict", str(fitted), "--output", str(tmp_path / "x.csv"), "--users", "5,99999"]) == 2
+    assert "unknown user id 99999" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()

@@ -212,6 +212,7 @@ class RecDataModule(pl.LightningDataModule):
         )
         self._rank, self._world = 0, 1
         self.skip_train_batches = 0  # set when resuming mid-epoch (recframe.callbacks.ResumeBatches)
+        self.predict_users: np.ndarray | None = None  # dense ids to predict for; None = every test user
 
     def _eval_set(self, before: np.ndarray, target_rows: np.ndarray, popularity: np.ndarray, stream: int) -> EvalSet:
         enc = self.log_
@@ -310,4 +311,8 @@ class RecDataModule(pl.LightningDataModule):
         return self._loader(self.eval_dataset("test"), self.eval_batch_size, train=False)
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.eval_dataset("test"), self.eval_batch_size, train=False)
+        data = self.eval_dataset("test")
+        if self.predict_users is not None:
+            ev = self.eval_sets["test"]
+            data = EvalUsers(self.predict_users, ev.seen, ev.targets, self.max_len, self.sequential)
+        return self._loader(data, self.eval_batch_size, train=False)
