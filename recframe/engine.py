@@ -54,7 +54,7 @@ def build_module(cfg: dict[str, Any], data: RecDataModule, experiment: str) -> R
     if data.feedback == "rating":
         if "ratings" not in inspect.signature(LOSSES.get(cfg["loss"]["name"])).parameters:
             raise ConfigError(f"data.feedback=rating needs a rating loss (mse), not {cfg['loss']['name']!r}")
-        val_metrics, test_metrics = RatingMetrics(), RatingMetrics()
+        val_metrics, test_metrics = RatingMetrics(), RatingMetrics(data.spec, cfg["metrics"]["user_groups"])
     else:
         val_metrics = EvaluationMetrics(data.spec, ks=cfg["metrics"]["ks"])  # accuracy only: runs every epoch
         test_metrics = EvaluationMetrics(data.spec, **cfg["metrics"])

@@ -98,7 +98,7 @@ class RecModule(pl.LightningModule):
         suite = self.metrics[stage]
         if "ratings" in batch:  # rating prediction: ψ_u · W_i of each held-out (user, item)
             predicted = (self.backbone.query(batch) * self.backbone.item_embeddings()[batch["items"]]).sum(-1)
-            suite.update(predicted, batch["ratings"])
+            suite.update(predicted, batch["ratings"], batch["user"], batch["items"])
             return
         if self.score_chunk:
             ranks, _, top_items = self._chunked(batch, suite.max_k)

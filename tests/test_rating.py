@@ -109,3 +109,26 @@ def test_rating_feedback_needs_a_rating_loss_and_a_non_sequential_backbone():
     with pytest.raises(ConfigError, match="rating loss"):
         engine.build_module(cfg, data, "x")
     assert TRAIN == 0
+
+
+def test_rating_unfairness_between_two_groups_is_reported():
+    import pandas as pd
+
+    from recframe.metrics.rating import RatingMetrics
+
+    spec = DataSpec(
+        n_users=5,
+        n_items=4,
+        max_len=1,
+        item_popularity=np.ones(4),
+        user_activity=np.ones(5),
+        user_info=pd.DataFrame({"gender": [None, "F", "M", "F", "M"]}),
+    )
+    metrics = RatingMetrics(spec, ["gender", "activity"])
+    assert list(metrics.unfairness) == ["gender", "activity"]
+    users, items = torch.tensor([1, 2, 3, 4]), torch.tensor([1, 1, 2, 2])
+    metrics.update(torch.tensor([4.0, 3.0, 2.0, 2.0]), torch.tensor([5.0, 3.0, 2.0, 1.0]), users, items)
+    out = metrics.compute()
+    # item 1: d_F = 4 - 5 = -1, d_M = 0; item 2: d_F = 0, d_M = 2 - 1 = 1 -> value unfairness (1 + 1) / 2
+    assert float(out["fair/gender/value_unfairness"]) == pytest.approx(1.0)
+    assert {"rmse", "mae", "fair/gender/non_parity_unfairness"} <= set(out)
