@@ -35,6 +35,8 @@ class RecModule(pl.LightningModule):
         exclude_seen: mask each user's earlier items out of the ranking (the standard protocol).
         score_chunk: score the catalogue this many items at a time (top-K and ranks merged per
             chunk; for catalogues too large for a ``[batch, n_items]`` block). None scores it whole.
+        compile: ``torch.compile`` the backbone in place (state-dict keys unchanged, checkpoints
+            stay interchangeable); worth it on GPUs for long runs, mostly compile time on small CPUs.
         meta: the resolved config and data fingerprint, saved into every checkpoint.
     """
 
@@ -50,6 +52,7 @@ class RecModule(pl.LightningModule):
         betas: Sequence[float] = (0.9, 0.999),
         exclude_seen: bool = True,
         score_chunk: int | None = None,
+        compile: bool = False,
         meta: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -62,6 +65,8 @@ class RecModule(pl.LightningModule):
         if score_chunk is not None and score_chunk < 1:
             raise ValueError(f"score_chunk must be >= 1 or null, got {score_chunk}")
         self.score_chunk = score_chunk
+        if compile:
+            self.backbone.compile()
         self.metrics = nn.ModuleDict({"val": val_metrics, "test": test_metrics})
         self.test_exposure: Tensor | None = None  # item exposure counts of the last test pass
         self.predict_k = 10
@@ -74,7 +79,7 @@ class RecModule(pl.LightningModule):
         keep = labels != PAD
         extra = {"ratings": batch["ratings"][keep]} if "ratings" in batch else {}
         loss = self.loss(queries[keep], self.backbone.item_embeddings(), labels[keep], **extra)
-        self.log("train/loss", loss, prog_bar=True, batch_size=int(keep.sum()))
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(labels))  # no host sync per step
         return loss
 
     def scores(self, batch: dict[str, Tensor]) -> Tensor:
@@ -101,13 +106,13 @@ class RecModule(pl.LightningModule):
             suite.update(predicted, batch["ratings"], batch["user"], batch["items"])
             return
         if self.score_chunk:
-            ranks, _, top_items = self._chunked(batch, suite.max_k)
+            ranks, top_values, top_items = self._chunked(batch, suite.max_k)
         else:
             scores = self.scores(batch)
             top = scores.topk(min(suite.max_k, scores.shape[1]), dim=1)  # one top-k serves ranks and lists
             ranks = target_ranks(scores, batch["targets"], max_rank=suite.ranking.ks[-1], top=top)
-            top_items = top.indices
-        suite.update(batch, ranks, top_items if suite.needs_lists else None)
+            top_values, top_items = top
+        suite.update(batch, ranks, *((top_items, top_values) if suite.needs_lists else (None, None)))
         if stage == "test" and self.record_per_user:
             self.per_user.append((batch["user"].cpu(), ranks.cpu()))
 

@@ -69,6 +69,19 @@ def _item_groups(spec, name: str) -> tuple[Tensor, list[str]] | tuple[Tensor, li
     return torch.as_tensor(ids), names, False
 
 
+def _select_rows(batch: dict[str, Tensor], keep: Tensor) -> dict[str, Tensor]:
+    """The batch restricted to rows ``keep``; flat ``seen_*`` pairs are renumbered."""
+    out = {
+        k: v[keep] for k, v in batch.items() if k not in ("seen_rows", "seen_items") and v.dim() and len(v) == len(keep)
+    }
+    if "seen_rows" in batch:
+        new_index = torch.cumsum(keep.long(), 0) - 1
+        pair_kept = keep[batch["seen_rows"]]
+        out["seen_rows"] = new_index[batch["seen_rows"][pair_kept]]
+        out["seen_items"] = batch["seen_items"][pair_kept]
+    return out
+
+
 class EvaluationMetrics(nn.Module):
     """The metrics of one stage: accuracy always; fairness, exposure and beyond-accuracy on request.
 
@@ -126,6 +139,8 @@ class EvaluationMetrics(nn.Module):
             names_single = self.item_group_names if single is not None else None
             self.exposure = ExposureMetrics(spec.n_items, k, popularity, single, names_single)
         self.novelty = Novelty(popularity, spec.n_users, k) if beyond else None
+        # Not a metric state: under DDP each rank reports its own count (it only documents coverage).
+        self.register_buffer("short_lists", torch.zeros((), dtype=torch.float64), persistent=False)
         self.diversity = None
         if beyond and item_groups is not None and item_groups != POPULARITY:
             if self.multi_label is not None:
@@ -143,21 +158,38 @@ class EvaluationMetrics(nn.Module):
     def needs_lists(self) -> bool:
         return any(m is not None for m in (self.exposure, self.novelty, self.diversity))
 
-    def update(self, batch: dict[str, Tensor], ranks: Tensor, top_items: Tensor | None) -> None:
-        """Add one batch: target ``ranks [B, M]`` and, if lists are needed, ``top_items [B, K]``."""
+    def update(
+        self, batch: dict[str, Tensor], ranks: Tensor, top_items: Tensor | None, top_values: Tensor | None = None
+    ) -> None:
+        """Add one batch: target ``ranks [B, M]`` and, if lists are needed, the top-``K`` lists.
+
+        A user with fewer than ``k`` rankable items (nearly the whole catalogue already seen) has
+        empty (``-inf``) slots in the list; such lists are left out of the exposure and
+        beyond-accuracy metrics and counted under ``exposure/short_lists@k``.
+        """
         self.ranking.update(ranks)
         for name, metric in self.groups.items():
             metric.update(ranks, getattr(self, f"group_ids_{name}")[batch["user"]])
         if top_items is None:
             return
-        if self.exposure is not None:
+        if top_values is not None:
+            full = torch.isfinite(top_values[:, : self.k]).all(1)
+            self.short_lists += (~full).sum()
+            if not full.all():
+                top_items = top_items[full]
+                batch = _select_rows(batch, full)
+        if self.exposure is not None and len(top_items):
             self.exposure.update(top_items, batch["targets"], batch.get("seen_rows"), batch.get("seen_items"))
         for metric in (self.novelty, self.diversity):
-            if metric is not None:
+            if metric is not None and len(top_items):
                 metric.update(top_items)
 
     def compute(self) -> dict[str, Tensor]:
         """Flat keys (module docstring)."""
+        if self.needs_lists:
+            short = self.short_lists.clone()
+            if self.exposure is not None and self.exposure.users == 0:
+                raise ValueError(f"every evaluated user had fewer than {self.k} rankable items; lower metrics.k")
         out = dict(self.ranking.compute())
         for attr, metric in self.groups.items():
             for key, value in metric.compute().items():
@@ -186,6 +218,8 @@ class EvaluationMetrics(nn.Module):
         for metric in (self.novelty, self.diversity):
             if metric is not None:
                 out.update({f"beyond/{k}": v for k, v in metric.compute().items()})
+        if self.needs_lists:
+            out[f"exposure/short_lists@{self.k}"] = short
         return out
 
     def exposure_counts(self) -> Tensor | None:
@@ -193,6 +227,7 @@ class EvaluationMetrics(nn.Module):
         return None if self.exposure is None else self.exposure.exposure.clone()
 
     def reset(self) -> None:
+        self.short_lists.zero_()
         for metric in self.modules():
             if metric is not self and hasattr(metric, "reset") and not isinstance(metric, nn.ModuleDict):
                 metric.reset()

@@ -1,0 +1,126 @@
+"""Evaluation protocols: sampled candidates against brute force, experiment fingerprints on the real
+files, and `reproduce` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from recframe import engine
+from recframe.config import find_experiment, list_experiments, load_config, read_experiment
+from recframe.data.datamodule import RecDataModule, sample_negatives
+from recframe.data.histories import Histories
+from recframe.data.synthetic import synthetic
+from recframe.metrics import ranking_metrics
+
+
+@pytest.mark.parametrize("weights", [None, "popularity"])
+def test_sampled_negatives_are_distinct_unseen_and_seeded(weights):
+    seen = Histories.from_rows(np.array([1, 1, 2, 3, 3, 3]), np.array([1, 2, 3, 4, 5, 6]), 4)
+    targets = Histories.from_rows(np.array([1, 2, 3]), np.array([3, 9, 7]), 4)
+    users = np.array([1, 2, 3])
+    w = np.arange(12, dtype=float) if weights else None
+    neg = sample_negatives(users, [seen, targets], 12, 5, w, seed=7)
+    assert neg.shape == (4, 5) and (neg[0] == 0).all()
+    for u in users:
+        row = set(neg[u].tolist())
+        assert len(row) == 5 and 0 not in row
+        assert not row & set(seen.padded(np.array([u]))[0].tolist()) and not row & set(
+            targets.padded(np.array([u]))[0].tolist()
+        )
+    assert np.array_equal(neg, sample_negatives(users, [seen, targets], 12, 5, w, seed=7))
+    with pytest.raises(ValueError, match="fewer than 20"):
+        sample_negatives(users, [seen, targets], 12, 20, w, seed=7)
+
+
+def test_sampled_protocol_matches_brute_force_ranking_among_candidates():
+    """Each target is ranked among its user's N sampled negatives and nothing else."""
+    data = RecDataModule(synthetic(n_users=80, n_items=200, max_length=30, seed=2), sequential=True, eval_negatives=20)
+    cfg = load_config("default", ["logger.name=none", "data.eval_negatives=20"])
+    module = engine.build_module(cfg, data, "sampled").eval()
+    ds = data.eval_dataset("test")
+    batch = ds[np.arange(len(ds))]
+    assert batch["candidates"].shape == (len(ds), 20)
+    with torch.no_grad():
+        full = module.backbone.score(batch)
+        module.test_step(batch, 0)
+    got = module.metrics["test"].compute()
+    hits, hits20, ndcg = [], [], []
+    for row in range(len(ds)):
+        target = int(batch["targets"][row, 0])
+        pool = [target, *batch["candidates"][row].tolist()]
+        s = full[row, pool]
+        rank = int((s[1:] >= s[0]).sum()) + 1  # ties against the target
+        if target in batch["seen_items"][batch["seen_rows"] == row].tolist():
+            rank = 10**9  # a target the user already saw is masked out: a miss, as in full ranking
+        hits.append(float(rank <= 10))
+        hits20.append(float(rank <= 20))
+        ndcg.append(1 / np.log2(rank + 1) if rank <= 10 else 0.0)
+    assert float(got["hr@10"]) == pytest.approx(np.mean(hits), abs=1e-9)
+    assert float(got["ndcg@10"]) == pytest.approx(np.mean(ndcg), abs=1e-9)
+    assert float(got["hr@20"]) == pytest.approx(np.mean(hits20), abs=1e-9)  # 21 candidates: only last place misses
+    assert "SAMPLED evaluation" in data.summary()
+    ranks = torch.tensor([[1], [5]])
+    assert ranking_metrics(ranks, [1])["hr"].sum() == 1
+
+
+FINGERPRINTED = [
+    n for n in list_experiments() if read_experiment(find_experiment(n)).get("data", {}).get("fingerprint")
+]
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", sorted({n.split("/")[0] for n in FINGERPRINTED}))
+def test_experiment_fingerprints_match_the_real_files(name, shared_data, monkeypatch):
+    monkeypatch.setenv("RECFRAME_DATA", str(shared_data))
+    experiment = next(n for n in FINGERPRINTED if n.startswith(name + "/"))
+    cfg = load_config(experiment, ["logger.name=none"])
+    data = engine.build_data(cfg)  # raises if the fingerprint differs
+    assert data.fingerprint == cfg["data"]["fingerprint"]
+
+
+@pytest.mark.slow
+def test_reproduce_end_to_end_records_a_comparison(tmp_path):
+    from recframe.reproduce import REPRODUCTIONS, reproduce
+
+    overrides = ["dataset.n_users=120", "dataset.n_items=40", "trainer.max_epochs=1", "logger.name=none"]
+    overrides += [f"run.dir={tmp_path}", "trainer.enable_progress_bar=false"]
+    overrides += ["reference.metrics={test/hr@10: 0.01, test/ndcg@10: 0.99}", "reference.tolerance=0.1"]
+    record = reproduce("default", seeds=2, overrides=overrides, echo=lambda *a, **k: None)
+    assert [r["seed"] for r in record["runs"]] == [42, 43]
+    rows = {r["metric"]: r for r in record["rows"]}
+    assert rows["test/hr@10"]["within_tolerance"] is True and rows["test/ndcg@10"]["within_tolerance"] is False
+    per_seed = [
+        json.loads((tmp_path / "default" / r["path"].split("/")[-1] / "metrics.json").read_text())
+        for r in record["runs"]
+    ]
+    assert rows["test/hr@10"]["mean"] == pytest.approx(np.mean([m["test/hr@10"] for m in per_seed]))
+    saved = [json.loads(line) for line in (tmp_path / REPRODUCTIONS).read_text().splitlines()]
+    assert saved[-1]["experiment"] == "default" and saved[-1]["seeds"] == 2
+    assert len((tmp_path / "index.jsonl").read_text().splitlines()) == 2
+
+
+def test_users_with_fewer_than_k_rankable_items_are_left_out_of_exposure():
+    from recframe.data.datamodule import DataSpec
+    from recframe.metrics.suite import EvaluationMetrics
+
+    spec = DataSpec(
+        n_users=3, n_items=5, max_len=2, item_popularity=np.ones(5), user_activity=np.ones(3), item_users=np.ones(5)
+    )
+    suite = EvaluationMetrics(spec, ks=(1, 2), exposure=True, beyond=True, k=2)
+    batch = {
+        "user": torch.tensor([1, 2]),
+        "targets": torch.tensor([[1], [2]]),
+        "seen_rows": torch.tensor([1, 1, 1]),
+        "seen_items": torch.tensor([1, 3, 4]),
+    }
+    top_items = torch.tensor([[2, 3], [2, 0]])
+    top_values = torch.tensor([[1.0, 0.5], [0.7, float("-inf")]])  # user 2 has one rankable item left
+    suite.update(batch, torch.tensor([[3], [1]]), top_items, top_values)
+    out = suite.compute()
+    assert float(out["exposure/short_lists@2"]) == 1.0
+    assert suite.exposure.exposure.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]  # only user 1's list counted
+    assert float(out["hr@1"]) == 0.5  # accuracy still counts every user
