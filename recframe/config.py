@@ -191,7 +191,7 @@ def _section_schemas(cfg: Any) -> dict[str, type]:
         "data": schema_of(RecDataModule, ("log", "sequential", "seed")),
         "backbone": registry_schema("backbone", BACKBONES, ("spec",), "sasrec"),
         "loss": registry_schema("loss", LOSSES, ("query", "items", "labels", "ratings"), "ce"),
-        "module": schema_of(RecModule, ("backbone", "loss", "meta", "val_metrics", "test_metrics")),
+        "module": schema_of(RecModule, ("backbone", "loss", "meta", "val_metrics", "test_metrics", "train_keys")),
         "metrics": schema_of(EvaluationMetrics, ("spec",)),
         "trainer": schema_of(
             pl.Trainer, ("logger", "callbacks", "default_root_dir", "use_distributed_sampler", "enable_checkpointing")

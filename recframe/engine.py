@@ -58,7 +58,16 @@ def build_module(cfg: dict[str, Any], data: RecDataModule, experiment: str) -> R
     else:
         val_metrics = EvaluationMetrics(data.spec, ks=cfg["metrics"]["ks"])  # accuracy only: runs every epoch
         test_metrics = EvaluationMetrics(data.spec, **cfg["metrics"])
-    return RecModule(backbone, loss, val_metrics=val_metrics, test_metrics=test_metrics, meta=meta, **cfg["module"])
+    train_keys = torch.as_tensor(data.train_keys())
+    return RecModule(
+        backbone,
+        loss,
+        val_metrics=val_metrics,
+        test_metrics=test_metrics,
+        train_keys=train_keys,
+        meta=meta,
+        **cfg["module"],
+    )
 
 
 def build_trainer(

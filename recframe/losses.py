@@ -2,9 +2,12 @@
 
 ``query`` holds the query vectors ψ of the N labelled positions, ``items`` the item table W (row
 PAD included, never a candidate) and ``labels`` the positive item of each position. Rating losses
-also take ``ratings [N]`` (the module passes them when the batch carries them). Negatives are
-drawn uniformly from ``1..I-1`` with torch's global generator, which ``run.seed`` seeds; a
-negative that equals its positive is masked out, never counted as a negative.
+also take ``ratings [N]`` (the module passes them when the batch carries them).
+
+Per-position negatives come from ``sample(shape) -> item ids``: the module passes a sampler that
+avoids each row's own training items (as SASRec's and RecBole's samplers do); without one they are
+uniform over ``1..I-1``. Both use torch's generator, re-seeded per training step from ``run.seed``.
+A negative that equals its positive is masked out, never counted as a negative.
 """
 
 from __future__ import annotations
@@ -51,37 +54,45 @@ def sampled_softmax(query: Tensor, items: Tensor, labels: Tensor, negatives: int
     return F.cross_entropy(logits, torch.zeros_like(labels))
 
 
-def _pos_neg_logits(query: Tensor, items: Tensor, labels: Tensor, negatives: int) -> tuple[Tensor, Tensor, Tensor]:
+Sampler = Callable[[tuple[int, ...]], Tensor]
+
+
+def _pos_neg_logits(
+    query: Tensor, items: Tensor, labels: Tensor, negatives: int, sample: Sampler | None
+) -> tuple[Tensor, Tensor, Tensor]:
     # F.embedding rather than items[...]: its backward is a dense scatter-add, several times faster
     # than the index_put of advanced indexing; an elementwise product beats a batched [1 x D] bmm.
-    neg = _uniform_items((len(labels), negatives), items.shape[0], query.device)  # [N, K]
+    shape = (len(labels), negatives)
+    neg = sample(shape) if sample is not None else _uniform_items(shape, items.shape[0], query.device)  # [N, K]
     pos = (query * F.embedding(labels, items)).sum(-1)  # [N]
     negs = (query[:, None, :] * F.embedding(neg, items)).sum(-1)  # [N, K]
     return pos, negs, neg != labels[:, None]
 
 
 @LOSSES.register("bpr")
-def bpr(query: Tensor, items: Tensor, labels: Tensor, negatives: int = 1) -> Tensor:
+def bpr(query: Tensor, items: Tensor, labels: Tensor, negatives: int = 1, sample: Sampler | None = None) -> Tensor:
     """Bayesian personalised ranking: ``mean(-log σ(s⁺ - s⁻))`` over (positive, negative) pairs.
 
     Rendle et al., UAI 2009.
     """
-    pos, negs, valid = _pos_neg_logits(query, items, labels, negatives)
+    pos, negs, valid = _pos_neg_logits(query, items, labels, negatives, sample)
     pair = -F.logsigmoid(pos[:, None] - negs)  # [N, K]
     return (pair * valid).sum() / valid.sum().clamp(min=1)
 
 
 @LOSSES.register("bce")
-def bce(query: Tensor, items: Tensor, labels: Tensor, negatives: int = 1) -> Tensor:
+def bce(query: Tensor, items: Tensor, labels: Tensor, negatives: int = 1, sample: Sampler | None = None) -> Tensor:
     """Binary cross-entropy with sampled negatives: ``mean(-log σ(s⁺) - Σ log σ(-s⁻))``.
 
     With one negative per position this is the loss of the original SASRec (Kang & McAuley 2018).
     """
-    return gbce(query, items, labels, negatives=negatives, t=0.0)
+    return gbce(query, items, labels, negatives=negatives, t=0.0, sample=sample)
 
 
 @LOSSES.register("gbce")
-def gbce(query: Tensor, items: Tensor, labels: Tensor, negatives: int = 1, t: float = 0.75) -> Tensor:
+def gbce(
+    query: Tensor, items: Tensor, labels: Tensor, negatives: int = 1, t: float = 0.75, sample: Sampler | None = None
+) -> Tensor:
     """Generalised BCE of gSASRec (Petrov & Macdonald, RecSys 2023): ``-β log σ(s⁺) - Σ log σ(-s⁻)``.
 
     ``β = α (t (1 - 1/α) + 1/α)`` with sampling rate ``α = negatives / (I - 1)``; ``t = 0`` gives
@@ -89,7 +100,7 @@ def gbce(query: Tensor, items: Tensor, labels: Tensor, negatives: int = 1, t: fl
     """
     alpha = negatives / (items.shape[0] - 1)
     beta = alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
-    pos, negs, valid = _pos_neg_logits(query, items, labels, negatives)
+    pos, negs, valid = _pos_neg_logits(query, items, labels, negatives, sample)
     per_position = -beta * F.logsigmoid(pos) - (F.logsigmoid(-negs) * valid).sum(-1)
     return per_position.mean()
 

@@ -98,3 +98,29 @@ def test_losses_are_finite_and_differentiable(name, case):
     loss = losses.LOSSES.get(name)(q, w, y)
     loss.backward()
     assert torch.isfinite(loss) and q.grad is not None and q.grad.abs().sum() > 0
+
+
+def test_unseen_negatives_avoid_the_users_training_items():
+    import numpy as np
+
+    from recframe import engine
+    from recframe.config import load_config
+
+    cfg = load_config("default", ["dataset.n_users=30", "dataset.n_items=60", "loss.name=bpr", "logger.name=none"])
+    data = engine.build_data(cfg)
+    module = engine.build_module(cfg, data, "x")
+    users = torch.arange(1, 31).repeat_interleave(50)
+    negatives = module._unseen_items(users, (len(users), 3))
+    keys = set(data.train_keys().tolist())
+    clashes = sum(
+        int(u) * data.spec.n_items + int(n) in keys for u, row in zip(users, negatives, strict=True) for n in row
+    )
+    assert negatives.min() >= 1 and negatives.max() < data.spec.n_items
+    density = len(keys) / (30 * 60)
+    # uniform sampling would clash at about `density`; four rejection rounds leave E[density_u^5]
+    assert density > 0.15 and clashes / negatives.numel() < 0.1 * density
+    cfg = load_config(
+        "default", ["dataset.n_users=30", "loss.name=bpr", "module.negatives=uniform", "logger.name=none"]
+    )
+    assert engine.build_module(cfg, engine.build_data(cfg), "x").train_keys is None
+    assert np.all(np.diff(data.train_keys()) > 0)

@@ -284,6 +284,11 @@ class RecDataModule(pl.LightningDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
+    def train_keys(self) -> np.ndarray:
+        """Sorted, unique ``user * n_items + item`` keys of the training interactions."""
+        users = np.repeat(np.arange(self.train.n_users), self.train.lengths())
+        return np.unique(users * self.spec.n_items + self.train.items)
+
     def train_dataset(self) -> Dataset:
         if self.sequential:
             return SequenceWindows(self.train, self.max_len, self.train_windows)
