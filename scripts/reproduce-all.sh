@@ -23,13 +23,12 @@ jobs=(
   "lastfm/sasrec --seeds 1"
   "lastfm/sasrec-ce --seeds 3"
   "lastfm/gpt2 --seeds 3"
+  "ml-latest-small/sasrec --seeds 1"
   "beauty/sasrec --seeds 1"
   "beauty/sasrec-ce --seeds 3"
-  "ml-latest-small/sasrec --seeds 1"
   "beauty/gpt2 --seeds 3"
   "beauty/gru4rec --seeds 1"
   "sports/sasrec --seeds 1"
-  "sports/sasrec-ce --seeds 1"
 )
 for job in "${jobs[@]}"; do
   [[ -n "$only" && "$job" != $only* ]] && continue
