@@ -9,8 +9,9 @@ windows tiling each history (``train_windows: all``: every interaction is a labe
 
 A training epoch longer than ``steps`` batches is timed over its first ``steps`` batches and
 extrapolated (``epoch_s = measured_s * batches / steps``; the report says so). Evaluation scores
-``eval_batch_size`` users at a time, so its peak memory is ``eval_batch_size x items`` scores, never
-``users x items`` (the report gives the size of that block). The log-log slope of each measurement
+``eval_batch_size`` users at a time, and catalogues from 10^5 items in chunks of ``SCORE_CHUNK``
+items (``module.score_chunk``), so the score block held is ``eval_batch_size x min(items, chunk)``,
+never ``users x items`` (the report gives its size). The log-log slope of each measurement
 is fitted per sweep and drawn in one PNG per measurement.
 
 Run alone: ``OMP_NUM_THREADS=1 python benchmarks/scaling.py --sizes 1e5,1e6 --items 1e4,1e5``;
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 from workers import peak_rss_mib, python_command, run_worker
 
+SCORE_CHUNK = 65_536
 BASE_EXPERIMENT = "ml-100k/sasrec"  # hyper-parameters only; the data is fast_log's
 MEASUREMENTS = {
     "prepare_s": "data preparation (s)",
@@ -91,6 +93,8 @@ def point(spec: dict[str, Any]) -> dict[str, Any]:
         "logger.name=none",
         "data.train_windows=all",
         f"data.eval_batch_size={spec['eval_batch_size']}",
+        # Catalogues from 10^5 items are scored in chunks: the block held is batch x SCORE_CHUNK.
+        *([f"module.score_chunk={SCORE_CHUNK}"] if spec["items"] >= 10**5 else []),
     ]
     cfg = load_config(BASE_EXPERIMENT, overrides)
     pl.seed_everything(cfg["run"]["seed"], verbose=False)
@@ -144,7 +148,10 @@ def point(spec: dict[str, Any]) -> dict[str, Any]:
         "eval_s": time.perf_counter() - start,
         "eval_users": eval_users,
         "eval_batch_size": spec["eval_batch_size"],
-        "eval_scores_block_mib": spec["eval_batch_size"] * (data.spec.n_items) * 4 / 2**20,
+        "eval_scores_block_mib": spec["eval_batch_size"]
+        * min(data.spec.n_items, cfg["module"]["score_chunk"] or data.spec.n_items)
+        * 4
+        / 2**20,
         "all_users_scores_mib": eval_users * data.spec.n_items * 4 / 2**20,
         "test_ndcg@10": float(metrics["test/ndcg@10"]),
         "torch_threads": torch.get_num_threads(),
