@@ -45,18 +45,22 @@ def quiet(cfg: dict[str, Any], **trainer: Any) -> dict[str, Any]:
     return cfg
 
 
-def recframe_epochs(cfg: dict[str, Any], data, epochs: int) -> list[float]:
-    module = engine.build_module(cfg, data, "benchmark")
+def timed_fit(cfg: dict[str, Any], module, data, **trainer: Any) -> list[float]:
+    """Train with Lightning as recframe does (no validation, no logger); seconds of each epoch."""
     timer = EpochTimer()
-    trainer = pl.Trainer(
-        **quiet(cfg, max_epochs=epochs, limit_val_batches=0)["trainer"],
+    fitter = pl.Trainer(
+        **quiet(cfg, limit_val_batches=0, **trainer)["trainer"],
         logger=False,
         enable_checkpointing=False,
         callbacks=[timer],
         use_distributed_sampler=False,
     )
-    trainer.fit(module, datamodule=data)
+    fitter.fit(module, datamodule=data)
     return timer.seconds
+
+
+def recframe_epochs(cfg: dict[str, Any], data, epochs: int) -> list[float]:
+    return timed_fit(cfg, engine.build_module(cfg, data, "benchmark"), data, max_epochs=epochs)
 
 
 def bare_epochs(cfg: dict[str, Any], data, epochs: int) -> list[float]:

@@ -81,7 +81,7 @@ def point(spec: dict[str, Any]) -> dict[str, Any]:
     """One measurement point (run in its own process by :func:`measure`)."""
     import lightning.pytorch as pl
     import torch
-    from floor import ACCURACY_ONLY, EpochTimer, quiet
+    from floor import ACCURACY_ONLY, quiet, timed_fit
 
     from recframe import engine
     from recframe.config import load_config
@@ -115,23 +115,15 @@ def point(spec: dict[str, Any]) -> dict[str, Any]:
         module.backbone.compile()
     batches = len(data.train_dataloader())
     steps = min(spec["steps"] or batches, batches)
-    timer = EpochTimer()
-    trainer = pl.Trainer(
-        **quiet(cfg, max_epochs=1, limit_val_batches=0, limit_train_batches=steps)["trainer"],
-        logger=False,
-        enable_checkpointing=False,
-        callbacks=[timer],
-        use_distributed_sampler=False,
-    )
-    trainer.fit(module, datamodule=data)
+    [epoch_s] = timed_fit(cfg, module, data, max_epochs=1, limit_train_batches=steps)
     cuda = cfg["trainer"].get("accelerator") in ("gpu", "cuda")
     if cuda:
         torch.cuda.synchronize()
     out |= {
         "train_batches": batches,
         "train_steps_timed": steps,
-        "train_measured_s": timer.seconds[0],
-        "train_epoch_s": timer.seconds[0] * batches / steps,
+        "train_measured_s": epoch_s,
+        "train_epoch_s": epoch_s * batches / steps,
         "train_extrapolated": steps < batches,
         "peak_rss_after_train_mib": peak_rss_mib()["peak_rss_mib"],
     }

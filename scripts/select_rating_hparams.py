@@ -49,7 +49,10 @@ def main() -> None:
                 opt.step()
         with torch.no_grad():
             pred = (model({"user": uv})[:, 0] * model.item_embeddings()[iv]).sum(-1)
-        print(f"lr={lr} reg={reg} batch={batch}: validation RMSE {float(((pred - rv) ** 2).mean().sqrt()):.4f}", flush=True)
+        print(
+            f"lr={lr} reg={reg} batch={batch}: validation RMSE {float(((pred - rv) ** 2).mean().sqrt()):.4f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
