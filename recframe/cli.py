@@ -187,6 +187,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         records, _references({r.get("experiment") for r in records}), Path(args.output), tuple(args.metric)
     )
     from recframe.report_fairness import build_fairness_report
+    from recframe.reproduce import REPRODUCTIONS
+
+    summaries_path = Path(args.root) / REPRODUCTIONS
+    if summaries_path.is_file():
+        import json
+
+        summaries = [json.loads(line) for line in summaries_path.read_text().splitlines() if line.strip()]
+        written.append(report.build_reproductions(summaries, Path(args.output)))
 
     fair = [r for r in records if any(k.startswith(("test/fair/", "test/exposure/")) for k in r.get("metrics", {}))]
     if fair:

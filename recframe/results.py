@@ -38,9 +38,9 @@ _VOLATILE = {
 
 
 def config_hash(cfg: dict[str, Any]) -> str:
-    """Short hash of everything that defines the computation except the seed.
+    """Short hash of everything that defines the computation except the seed (and k-fold's fold).
 
-    Runs with the same hash and different seeds are repetitions of one configuration.
+    Runs with the same hash and different seeds or folds are repetitions of one configuration.
     """
     stable = {}
     for section, value in cfg.items():
@@ -49,6 +49,10 @@ def config_hash(cfg: dict[str, Any]) -> str:
         if isinstance(value, dict):
             value = {k: v for k, v in value.items() if (section, k) not in _VOLATILE}
         stable[section] = value
+    if stable.get("data", {}).get("split") == "kfold":  # folds, like seeds, are repetitions of one config
+        args = dict(stable["data"].get("split_args") or {})
+        args.pop("fold", None)
+        stable["data"] = {**stable["data"], "split_args": args}
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

@@ -1,0 +1,84 @@
+"""Publish recorded reproduction runs into docs/reproductions/ (records, leaderboard, plots).
+
+For every experiment it keeps the runs of its most recent configuration (the config hash of the
+latest run), copies their small records — ``config.yaml``, ``run.json``, ``metrics.json`` — to
+``docs/reproductions/runs/<experiment>/<run id>/`` so every number traces to a run and a commit,
+writes their index (``index.jsonl``) and the reproduction summaries (``reproductions.jsonl``), and
+builds the leaderboard and fairness report from them.
+Run: python scripts/publish_reproductions.py --runs /path/to/runs [--out docs/reproductions]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from recframe import results
+from recframe.cli import _references
+from recframe.report import build_report, build_reproductions
+from recframe.report_fairness import build_fairness_report
+
+RECORDS = ("config.yaml", "run.json", "metrics.json", results.EXPOSURE)
+METRICS = ("test/hr@10", "test/ndcg@10")
+
+
+def rehash(record: dict) -> dict:
+    """The record with its config hash recomputed from its saved config by today's rule.
+
+    (Runs recorded before k-fold folds became repetitions carry one hash per fold.)
+    """
+    cfg = OmegaConf.to_container(OmegaConf.load(Path(record["path"]) / "config.yaml"))
+    return {**record, "config_hash": results.config_hash(cfg)}
+
+
+def latest_configs(records: list[dict]) -> list[dict]:
+    """The runs of each experiment's most recently started configuration."""
+    latest: dict[str, str] = {}
+    for record in sorted(records, key=lambda r: r.get("started") or ""):
+        latest[record["experiment"]] = record["config_hash"]
+    return [r for r in records if latest.get(r["experiment"]) == r["config_hash"]]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", required=True, type=Path, help="runs root holding index.jsonl")
+    p.add_argument("--out", default=Path("docs/reproductions"), type=Path)
+    args = p.parse_args()
+    chosen = latest_configs([rehash(r) for r in results.rescan(args.runs)])
+    runs_out = args.out / "runs"
+    shutil.rmtree(runs_out, ignore_errors=True)
+    published = []
+    for record in chosen:
+        source = Path(record["path"])
+        target = runs_out / record["experiment"] / record["id"]
+        target.mkdir(parents=True)
+        for name in RECORDS:
+            if (source / name).is_file():
+                shutil.copy2(source / name, target / name)
+        published.append({**record, "path": str(target)})
+    (args.out / results.INDEX).write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in published))
+    ids = {r["id"] for r in published}
+    summaries = []
+    reproductions = args.runs / "reproductions.jsonl"
+    for line in reproductions.read_text().splitlines() if reproductions.is_file() else []:
+        summary = json.loads(line)
+        if all(run["id"] in ids for run in summary["runs"]):
+            summaries.append(line)
+    (args.out / "reproductions.jsonl").write_text("".join(s + "\n" for s in summaries))
+    references = _references({r["experiment"] for r in published})
+    written = build_report(published, references, args.out, METRICS)
+    written.append(build_reproductions([json.loads(line) for line in summaries], args.out))
+    fair = [r for r in published if any(k.startswith(("test/fair/", "test/exposure/")) for k in r["metrics"])]
+    if fair:
+        written += build_fairness_report(fair, args.out)
+    print(f"published {len(published)} runs of {len({r['experiment'] for r in published})} experiments")
+    for path in written:
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
