@@ -138,8 +138,7 @@ def _restore(target: str, overrides: list[str]) -> tuple[Path, dict[str, Any], R
     meta = load_checkpoint_meta(path)
     from omegaconf import OmegaConf
 
-    saved = {k: v for k, v in meta["config"].items()}
-    cfg = validate(apply_overrides(OmegaConf.create(saved), overrides))
+    cfg = validate(apply_overrides(OmegaConf.create(meta["config"]), overrides))
     pl.seed_everything(cfg["run"]["seed"], workers=True, verbose=False)
     data = build_data(cfg)
     if (

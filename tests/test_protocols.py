@@ -11,8 +11,9 @@ import torch
 
 from recframe import engine
 from recframe.config import find_experiment, list_experiments, load_config, read_experiment
-from recframe.data.datamodule import RecDataModule, sample_negatives
+from recframe.data.datamodule import RecDataModule
 from recframe.data.histories import Histories
+from recframe.data.negatives import sample_negatives
 from recframe.data.synthetic import synthetic
 from recframe.metrics import ranking_metrics
 
