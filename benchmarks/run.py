@@ -293,6 +293,7 @@ def main() -> None:
     if "RECFRAME_DATA" not in os.environ and data.is_dir():
         os.environ["RECFRAME_DATA"] = str(data)  # as the Makefile does
 
+    args.out = args.out.resolve()  # workers run in their own working directories
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scratch").mkdir(exist_ok=True)
     stem = args.out / f"{suite.name}-{dt.date.today().isoformat()}"
