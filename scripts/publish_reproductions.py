@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -21,6 +22,7 @@ from recframe import results
 from recframe.cli import _references
 from recframe.report import build_report, build_reproductions
 from recframe.report_fairness import build_fairness_report
+from recframe.reproduce import compare
 
 RECORDS = ("config.yaml", "run.json", "metrics.json", results.EXPOSURE)
 METRICS = ("test/hr@10", "test/ndcg@10")
@@ -41,6 +43,38 @@ def latest_configs(records: list[dict]) -> list[dict]:
     for record in sorted(records, key=lambda r: r.get("started") or ""):
         latest[record["experiment"]] = record["config_hash"]
     return [r for r in records if latest.get(r["experiment"]) == r["config_hash"]]
+
+
+def merge_seed_records(summaries: list[dict], metrics_by_id: dict[str, dict]) -> list[dict]:
+    """One ``reproduce`` record per experiment and configuration, its seeds pooled.
+
+    A reproduction extended later with more seeds (``reproduce X --seeds 2 run.seed=43``) leaves
+    two records of the same configuration; the report shows their runs together, mean ± std over
+    every seed. k-fold records are kept as they are (their rows are fold means).
+    """
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for summary in sorted(summaries, key=lambda s: s.get("date") or ""):
+        key = (summary["experiment"], summary["config_hash"] if not summary.get("folds") else summary["date"])
+        groups.setdefault(key, []).append(summary)
+    merged = []
+    for group in groups.values():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        runs = list({run["id"]: run for s in group for run in s["runs"]}.values())
+        metrics = [metrics_by_id[run["id"]] for run in runs]
+        latest = group[-1]
+        shown = ("test/hr@10", "test/ndcg@10") if "test/hr@10" in metrics[0] else ()
+        merged.append(
+            {
+                **latest,
+                "seeds": len({run["seed"] for run in runs}),
+                "runs": runs,
+                "rows": [asdict(r) for r in compare(latest["reference"], metrics, extra=shown)],
+                "wall_seconds": [w for s in group for w in s["wall_seconds"]],
+            }
+        )
+    return merged
 
 
 def main() -> None:
@@ -67,11 +101,12 @@ def main() -> None:
     for line in reproductions.read_text().splitlines() if reproductions.is_file() else []:
         summary = json.loads(line)
         if all(run["id"] in ids for run in summary["runs"]):
-            summaries.append(line)
-    (args.out / "reproductions.jsonl").write_text("".join(s + "\n" for s in summaries))
+            summaries.append(summary)
+    summaries = merge_seed_records(summaries, {r["id"]: r["metrics"] for r in published})
+    (args.out / "reproductions.jsonl").write_text("".join(json.dumps(s, sort_keys=True) + "\n" for s in summaries))
     references = _references({r["experiment"] for r in published})
     written = build_report(published, references, args.out, METRICS)
-    written.append(build_reproductions([json.loads(line) for line in summaries], args.out))
+    written.append(build_reproductions(summaries, args.out))
     fair = [r for r in published if any(k.startswith(("test/fair/", "test/exposure/")) for k in r["metrics"])]
     if fair:
         written += build_fairness_report(fair, args.out)
