@@ -325,7 +325,8 @@ def build_reproductions(summaries: list[dict[str, Any]], output: Path, generated
             f"{ref.get('paper') or 'no published reference'}{', ' + ref['venue'] if ref.get('venue') else ''}"
             f"{' — ' + ref['table'] if ref.get('table') else ''}. Protocol: {label}; {s['seeds']} seed(s){folds}; "
             f"tolerance {ref.get('tolerance', 0):.0%}; runs {', '.join(r['id'] for r in s['runs'])}; "
-            f"wall time per run {_duration(statistics.median(walls)) if walls else '—'} (median).",
+            f"wall time per run {_duration(statistics.median(walls)) if walls else '—'} (median)."
+            + (f" Record assembled {s['assembled']}." if s.get("assembled") else ""),
             "",
             "| metric | published | ours | Δ% | ok |",
             "|---|---|---|---|---|",

@@ -77,6 +77,41 @@ def merge_seed_records(summaries: list[dict], metrics_by_id: dict[str, dict]) ->
     return merged
 
 
+def orphan_records(published: list[dict], summaries: list[dict], references: dict[str, dict]) -> list[dict]:
+    """A record for each experiment whose published runs no ``reproduce`` record covers.
+
+    ``reproduce --seeds N`` writes its record after the last seed, so stopping it early leaves
+    finished runs without one; they are reported from their own records, marked as assembled.
+    """
+    covered = {run["id"] for s in summaries for run in s["runs"]}
+    by_experiment: dict[str, list[dict]] = {}
+    for record in published:
+        if record["id"] not in covered and (references.get(record["experiment"]) or {}).get("metrics"):
+            by_experiment.setdefault(record["experiment"], []).append(record)
+    out = []
+    for name, runs in sorted(by_experiment.items()):
+        runs = sorted(runs, key=lambda r: r.get("started") or "")
+        metrics = [r["metrics"] for r in runs]
+        shown = ("test/hr@10", "test/ndcg@10") if "test/hr@10" in metrics[0] else ()
+        out.append(
+            {
+                "experiment": name,
+                "config_hash": runs[-1]["config_hash"],
+                "overrides": [],
+                "seeds": len({r["seed"] for r in runs}),
+                "folds": None,
+                "date": runs[-1].get("ended") or runs[-1].get("started"),
+                "runs": [{"id": r["id"], "path": r["path"], "seed": r["seed"], "fold": None} for r in runs],
+                "rows": [asdict(row) for row in compare(references[name], metrics, extra=shown)],
+                "reference": references[name],
+                "protocol": runs[-1].get("protocol"),
+                "wall_seconds": [r.get("wall_seconds") for r in runs],
+                "assembled": "from finished runs of an interrupted `reproduce`",
+            }
+        )
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", required=True, type=Path, help="runs root holding index.jsonl")
@@ -103,8 +138,9 @@ def main() -> None:
         if all(run["id"] in ids for run in summary["runs"]):
             summaries.append(summary)
     summaries = merge_seed_records(summaries, {r["id"]: r["metrics"] for r in published})
-    (args.out / "reproductions.jsonl").write_text("".join(json.dumps(s, sort_keys=True) + "\n" for s in summaries))
     references = _references({r["experiment"] for r in published})
+    summaries += orphan_records(published, summaries, references)
+    (args.out / "reproductions.jsonl").write_text("".join(json.dumps(s, sort_keys=True) + "\n" for s in summaries))
     written = build_report(published, references, args.out, METRICS)
     written.append(build_reproductions(summaries, args.out))
     fair = [r for r in published if any(k.startswith(("test/fair/", "test/exposure/")) for k in r["metrics"])]
