@@ -79,6 +79,7 @@ def build_trainer(
     callbacks: list[pl.Callback] = [RichProgressBar(leave=True)] if show_progress else []
     callbacks += [BatchSeeder(settings["seed"]), ResumeBatches(), *extra_callbacks]
     if run is not None:
+        monitored = settings["monitor"] is not None
         callbacks.append(
             ModelCheckpoint(
                 dirpath=run.checkpoints,
@@ -86,10 +87,24 @@ def build_trainer(
                 monitor=settings["monitor"],  # None: no validation, the last epoch is the best
                 mode=settings["mode"],
                 save_top_k=1,
-                save_last=True,
+                save_last=not monitored,
                 auto_insert_metric_name=False,
             )
         )
+        if monitored:
+            # Lightning copies save_last's last.ckpt only when a top-k checkpoint was saved, i.e. when
+            # the monitored metric improved; --resume needs every epoch's end state, so a second,
+            # unmonitored checkpoint (it runs after "best", so it holds that callback's updated state).
+            callbacks.append(
+                ModelCheckpoint(
+                    dirpath=run.checkpoints,
+                    filename="last",  # checkpoints/last.ckpt, what --resume reads
+                    monitor=None,
+                    save_top_k=1,
+                    enable_version_counter=False,
+                    auto_insert_metric_name=False,
+                )
+            )
         if settings["patience"] is not None and settings["monitor"] is not None:
             callbacks.append(
                 EarlyStopping(monitor=settings["monitor"], mode=settings["mode"], patience=settings["patience"])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from recframe import engine, fitting
 
@@ -114,6 +115,18 @@ def test_sigint_saves_a_resumable_checkpoint_mid_epoch(reference, tmp_path):
     out, _ = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, out.decode()[-3000:]
     assert final_test_metrics(run) == final_test_metrics(reference)
+
+
+def test_last_checkpoint_is_the_latest_epoch_even_without_improvement(tmp_path):
+    """last.ckpt (what --resume reads) follows every epoch, not only the improving ones.
+
+    With lr 0 the validation metric never improves after epoch 0, so Lightning's own save_last
+    copy would stay at epoch 0 and a resumed run would redo every epoch since.
+    """
+    run, _ = fitting.fit("default", [*WORLD, "module.lr=0.0", f"run.dir={tmp_path}"], echo=lambda *a: None)
+    last = torch.load(run.checkpoints / "last.ckpt", map_location="cpu", weights_only=False)
+    best = torch.load(run.checkpoints / "best.ckpt", map_location="cpu", weights_only=False)
+    assert (last["epoch"], best["epoch"]) == (2, 0)
 
 
 def test_resume_refuses_a_different_config_or_a_finished_run(reference, tmp_path):
