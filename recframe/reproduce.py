@@ -81,8 +81,6 @@ def reproduce(
         runs.append({"id": run.id, "path": str(run.dir), "seed": seed, "fold": fold})
         metrics.append(m)
     folds_mean = _average_folds(repetitions, metrics) if folds else metrics
-    shown = ("test/hr@10", "test/ndcg@10") if "test/hr@10" in metrics[0] else ()
-    rows = compare(cfg["reference"], folds_mean, extra=shown)
     record = {
         "experiment": experiment,
         "config_hash": results.config_hash(cfg),
@@ -91,13 +89,19 @@ def reproduce(
         "folds": folds,
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "runs": runs,
-        "rows": [asdict(r) for r in rows],
+        "rows": reference_rows(cfg["reference"], folds_mean),
         "reference": cfg["reference"],
         "protocol": results.summary(Path(runs[0]["path"]))["protocol"],
         "wall_seconds": [results.summary(Path(r["path"]))["wall_seconds"] for r in runs],
     }
     _append_line(Path(cfg["run"]["dir"]) / REPRODUCTIONS, record)
     return record
+
+
+def reference_rows(reference: dict[str, Any], runs: list[dict[str, float]]) -> list[dict[str, Any]]:
+    """The record rows of :func:`compare`: every published metric, plus HR@10 / NDCG@10 when ranked."""
+    shown = ("test/hr@10", "test/ndcg@10") if "test/hr@10" in runs[0] else ()
+    return [asdict(r) for r in compare(reference, runs, extra=shown)]
 
 
 def _average_folds(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -22,7 +21,7 @@ from recframe import results
 from recframe.cli import _references
 from recframe.report import build_report, build_reproductions
 from recframe.report_fairness import build_fairness_report
-from recframe.reproduce import compare
+from recframe.reproduce import reference_rows
 
 RECORDS = ("config.yaml", "run.json", "metrics.json", results.EXPOSURE)
 METRICS = ("test/hr@10", "test/ndcg@10")
@@ -64,13 +63,12 @@ def merge_seed_records(summaries: list[dict], metrics_by_id: dict[str, dict]) ->
         runs = list({run["id"]: run for s in group for run in s["runs"]}.values())
         metrics = [metrics_by_id[run["id"]] for run in runs]
         latest = group[-1]
-        shown = ("test/hr@10", "test/ndcg@10") if "test/hr@10" in metrics[0] else ()
         merged.append(
             {
                 **latest,
                 "seeds": len({run["seed"] for run in runs}),
                 "runs": runs,
-                "rows": [asdict(r) for r in compare(latest["reference"], metrics, extra=shown)],
+                "rows": reference_rows(latest["reference"], metrics),
                 "wall_seconds": [w for s in group for w in s["wall_seconds"]],
             }
         )
@@ -92,7 +90,6 @@ def orphan_records(published: list[dict], summaries: list[dict], references: dic
     for name, runs in sorted(by_experiment.items()):
         runs = sorted(runs, key=lambda r: r.get("started") or "")
         metrics = [r["metrics"] for r in runs]
-        shown = ("test/hr@10", "test/ndcg@10") if "test/hr@10" in metrics[0] else ()
         out.append(
             {
                 "experiment": name,
@@ -102,7 +99,7 @@ def orphan_records(published: list[dict], summaries: list[dict], references: dic
                 "folds": None,
                 "date": runs[-1].get("ended") or runs[-1].get("started"),
                 "runs": [{"id": r["id"], "path": r["path"], "seed": r["seed"], "fold": None} for r in runs],
-                "rows": [asdict(row) for row in compare(references[name], metrics, extra=shown)],
+                "rows": reference_rows(references[name], metrics),
                 "reference": references[name],
                 "protocol": runs[-1].get("protocol"),
                 "wall_seconds": [r.get("wall_seconds") for r in runs],

@@ -49,3 +49,13 @@ def _seed() -> None:
     import lightning.pytorch as pl
 
     pl.seed_everything(0, verbose=False)
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_real_pngs(paths: list[Path]) -> None:
+    """Each path is a PNG file with a real plot in it (not an empty canvas)."""
+    for path in paths:
+        data = path.read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 10_000, path

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import assert_real_pngs
 
 from recframe import results
 from recframe.report import build_report, group_runs, metric_title, slug
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BEAUTY = {"users": 22363, "items": 12101, "interactions": 198502}
 ML = {"users": 943, "items": 1682, "interactions": 100000}
 
@@ -95,9 +95,7 @@ def test_leaderboard_markdown_and_plots(tmp_path: Path, records):
         "s3rec-beauty_test-hr-10.png",
         "s3rec-beauty_test-ndcg-10.png",
     ]
-    for p in paths[1:]:
-        data = p.read_bytes()
-        assert data[:8] == PNG_MAGIC and len(data) > 10_000
+    assert_real_pngs(paths[1:])
     md = (out / "leaderboard.md").read_text(encoding="utf-8")
     assert "on 2025-03-09 from 7 runs at commits `aaaaaaa`, `bbbbbbb`" in md
     assert "## ml-100k\n" in md and "## s3rec:Beauty ⚠ includes sampled-protocol runs" in md

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import assert_real_pngs
 
 from recframe import results
 from recframe.report import group_runs
 from recframe.report_fairness import attributes, build_fairness_report, read_exposure
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAN = math.nan
 OCCUPATIONS = [str(o) for o in range(21)]
 
@@ -148,9 +148,7 @@ def test_report_tables_plots_and_gini_check(tmp_path: Path, records, exposures):
         "ml-1m_fair_occupation.png",
         "ml-1m_lorenz.png",
     ]
-    for p in paths[1:]:
-        data = p.read_bytes()
-        assert data[:8] == PNG_MAGIC and len(data) > 10_000
+    assert_real_pngs(paths[1:])
     md = paths[0].read_text(encoding="utf-8")
     assert "on 2025-03-09 from 4 runs with fairness or exposure metrics (of 5)" in md
     assert "How to read" in md and "PopRSP" in md and "## ml-1m\n" in md and "ml-1m/plain" not in md
