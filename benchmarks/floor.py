@@ -64,7 +64,8 @@ def recframe_epochs(cfg: dict[str, Any], data, epochs: int) -> list[float]:
 
 
 def bare_epochs(cfg: dict[str, Any], data, epochs: int) -> list[float]:
-    """Forward + loss + backward + AdamW step on batches built beforehand (no data pipeline, no Lightning)."""
+    """Forward + loss (negative sampling included) + backward + AdamW step on batches built beforehand
+    (no data pipeline, no Lightning)."""
     module = engine.build_module(cfg, data, "benchmark").train()
     batches = list(data.train_dataloader())
     optimizer = module.configure_optimizers()
@@ -72,9 +73,7 @@ def bare_epochs(cfg: dict[str, Any], data, epochs: int) -> list[float]:
     for _ in range(epochs):
         start = time.perf_counter()
         for batch in batches:
-            queries = module.backbone(batch)
-            keep = batch["labels"] != 0
-            loss = module.loss(queries[keep], module.backbone.item_embeddings(), batch["labels"][keep])
+            loss = module.training_loss(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -34,6 +34,9 @@ _VOLATILE = {
     ("trainer", "enable_model_summary"),
     ("data", "num_workers"),
     ("data", "eval_batch_size"),
+    # kernels that compute the same updates (up to float rounding), chosen for speed and memory
+    ("module", "fused_optimizer"),
+    ("loss", "block"),
 }
 
 

@@ -191,12 +191,14 @@ def test_windows_last_and_all(hist):
 def test_eval_sampler_covers_each_index_once_across_ranks(n, batch_size, world):
     seen = []
     for rank in range(world):
-        seen += [
-            int(i)
-            for b in BatchIndexSampler(n, batch_size, shuffle=False, rank=rank, world_size=world, even=False)
-            for i in b
-        ]
+        sampler = BatchIndexSampler(n, batch_size, shuffle=False, rank=rank, world_size=world, even=False)
+        batches = list(sampler)
+        assert len(sampler) == len(batches)
+        seen += [int(i) for b in batches for i in b]
     assert sorted(seen) == list(range(n))
+    for rank in range(world):
+        sampler = BatchIndexSampler(n, batch_size, shuffle=True, rank=rank, world_size=world)
+        assert len(sampler) == len(list(sampler))
 
 
 def test_train_sampler_even_shards_and_epoch_shuffles():

@@ -100,7 +100,9 @@ def test_losses_are_finite_and_differentiable(name, case):
     assert torch.isfinite(loss) and q.grad is not None and q.grad.abs().sum() > 0
 
 
-def test_unseen_negatives_avoid_the_users_training_items():
+@pytest.mark.parametrize("sync_free", [True, False], ids=["cpu-rounds", "accelerator-rounds"])
+@pytest.mark.parametrize("pair_table", [True, False], ids=["pair-table", "key-search"])
+def test_unseen_negatives_avoid_the_users_training_items(sync_free, pair_table):
     import numpy as np
 
     from recframe import engine
@@ -109,8 +111,11 @@ def test_unseen_negatives_avoid_the_users_training_items():
     cfg = load_config("default", ["dataset.n_users=30", "dataset.n_items=60", "loss.name=bpr", "logger.name=none"])
     data = engine.build_data(cfg)
     module = engine.build_module(cfg, data, "x")
+    assert module.train_pairs is not None and int(module.train_pairs.sum()) == len(data.train_keys())
+    if not pair_table:  # as on a catalogue too large for the dense table
+        module.train_pairs = None
     users = torch.arange(1, 31).repeat_interleave(50)
-    negatives = module._unseen_items(users, (len(users), 3))
+    negatives = module._unseen_items(users, (len(users), 3), sync_free=sync_free)
     keys = set(data.train_keys().tolist())
     clashes = sum(
         int(u) * data.spec.n_items + int(n) in keys for u, row in zip(users, negatives, strict=True) for n in row
@@ -124,3 +129,20 @@ def test_unseen_negatives_avoid_the_users_training_items():
     )
     assert engine.build_module(cfg, engine.build_data(cfg), "x").train_keys is None
     assert np.all(np.diff(data.train_keys()) > 0)
+
+
+@pytest.mark.parametrize("block", [1, 100, 10**9], ids=["row-by-row", "3-row-blocks-with-remainder", "whole"])
+def test_blocked_softmax_ce_equals_torch_cross_entropy_in_value_and_gradients(block):
+    torch.manual_seed(0)
+    query = torch.randn(23, 8, dtype=torch.float64, requires_grad=True)
+    items = torch.randn(31, 8, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(1, 31, (23,))
+    loss = losses.softmax_ce(query, items, labels, block=block)
+    loss.backward()
+    q_ref, i_ref = query.detach().clone().requires_grad_(), items.detach().clone().requires_grad_()
+    ref = torch.nn.functional.cross_entropy(q_ref @ i_ref[1:].T, labels - 1)
+    ref.backward()
+    assert torch.allclose(loss, ref, rtol=1e-12)
+    assert torch.allclose(query.grad, q_ref.grad, rtol=1e-10, atol=1e-14)
+    assert torch.allclose(items.grad, i_ref.grad, rtol=1e-10, atol=1e-14)
+    assert items.grad[0].abs().sum() == 0  # PAD is no candidate: no gradient reaches its row

@@ -131,3 +131,14 @@ def test_runs_table():
     assert "⚠ sampled-100-uniform, leave_one_out, seen masked" in text
     assert "0.3000" in text and "0.6000" in text and "0123456" in text and "2025-03-10 09:00" in text
     assert [c.header for c in results.runs_table([], metrics=("val/hr@5",)).columns][4] == "val/hr@5"
+
+
+def test_config_hash_ignores_speed_settings_but_not_the_computation():
+    from recframe.config import load_config
+    from recframe.results import config_hash
+
+    base = config_hash(load_config("default", ["loss.name=ce"]))
+    for same in ("module.fused_optimizer=false", "loss.block=64", "data.eval_batch_size=3", "run.seed=7"):
+        assert config_hash(load_config("default", ["loss.name=ce", same])) == base, same
+    for other in ("module.lr=0.01", "backbone.dim=16", "loss.name=bce"):
+        assert config_hash(load_config("default", ["loss.name=ce", other])) != base, other

@@ -95,7 +95,14 @@ class BatchIndexSampler(Sampler[np.ndarray]):
         yield from self.batches()[start:]
 
     def __len__(self) -> int:
-        return -(-len(self._indices()) // self.batch_size)
+        """Batches per epoch, without drawing the permutation (Lightning asks several times an epoch)."""
+        if self.world_size == 1:
+            examples = self.n
+        elif self.even:
+            examples = -(-self.n // self.world_size)
+        else:
+            examples = len(range(self.rank, self.n, self.world_size))
+        return -(-examples // self.batch_size)
 
 
 def _tensor(x: np.ndarray) -> torch.Tensor:
