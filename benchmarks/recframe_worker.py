@@ -3,9 +3,10 @@
 ``side``: the recframe half of a row of the RecBole comparison: train an experiment for a fixed
 number of epochs (no validation, no early stopping, no logger, no checkpoint), time each epoch
 with ``floor.EpochTimer``, then time full-catalogue test passes and read their metrics.
+``budget``: train from scratch for a wall-time budget (RecBole's training time), then test once.
 ``floor``: ``floor.measure`` for each given experiment (times only, so the rows share a process).
 
-Run by ``run.py``: ``python benchmarks/recframe_worker.py side|floor SPEC.json``.
+Run by ``run.py``: ``python benchmarks/recframe_worker.py side|budget|floor SPEC.json``.
 """
 
 from __future__ import annotations
@@ -122,6 +123,41 @@ def side(spec: dict[str, Any]) -> dict[str, Any]:
     return out | peak_rss_mib()
 
 
+def budget(spec: dict[str, Any]) -> dict[str, Any]:
+    """Train ``spec['experiment']`` from scratch for ``spec['budget_s']`` seconds of wall time (no
+    validation, no early stopping), then one test pass under the protocol matched to RecBole.
+
+    The same-time comparison: what recframe reaches in the time RecBole spent on its epochs.
+    """
+    overrides = [*spec["overrides"], *ACCURACY_ONLY, "logger.name=none", "run.patience=null"]
+    cfg = load_config(spec["experiment"], overrides)
+    pl.seed_everything(cfg["run"]["seed"], workers=True, verbose=False)
+    start = time.perf_counter()
+    data = engine.build_data(cfg)
+    module = engine.build_module(cfg, data, spec["experiment"])
+    trainer = pl.Trainer(
+        **quiet(cfg, max_epochs=-1, max_time={"seconds": spec["budget_s"]}, limit_val_batches=0)["trainer"],
+        logger=False,
+        enable_checkpointing=False,
+        use_distributed_sampler=False,
+    )
+    trainer.fit(module, datamodule=data)
+    trained_s = time.perf_counter() - start
+    module.exclude_seen = spec["exclude_seen"]
+    tester = pl.Trainer(
+        **quiet(cfg)["trainer"], logger=False, enable_checkpointing=False, use_distributed_sampler=False
+    )
+    metrics = tester.test(module, datamodule=data, verbose=False)[0]
+    return {
+        "framework": "recframe",
+        "budget_s": spec["budget_s"],
+        "trained_s": trained_s,
+        "steps": trainer.global_step,
+        "epochs": trainer.global_step / max(len(data.train_dataloader()), 1),
+        "metrics": {k: float(v) for k, v in metrics.items()},
+    } | peak_rss_mib()
+
+
 def floor_rows(spec: dict[str, Any]) -> dict[str, Any]:
     """``floor.measure`` of each ``{experiment, overrides}`` in ``spec['rows']``."""
     rows = []
@@ -132,7 +168,7 @@ def floor_rows(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    modes = {"side": side, "floor": floor_rows}
+    modes = {"side": side, "budget": budget, "floor": floor_rows}
     if len(sys.argv) != 3 or sys.argv[1] not in modes:
         raise SystemExit(f"usage: {sys.argv[0]} {{{'|'.join(modes)}}} SPEC.json")
     spec = json.loads(Path(sys.argv[2]).read_text())

@@ -84,6 +84,31 @@ def markdown(result: dict[str, Any]) -> str:
                 for r in rows
             ],
         )
+        same = [r for r in rows if r.get("recframe_same_time")]
+        if same:
+            lines += [
+                "",
+                f"Same training time: recframe trained from scratch for as long as RecBole's {rb['epochs']} epochs "
+                f"took (capped at {_f(rb.get('same_time_cap'))} s), test metrics (recframe / RecBole after its "
+                "epochs), same protocol:",
+                "",
+            ]
+            lines += _table(
+                ["row", "RecBole train s", "recframe budget s", "recframe epochs", "NDCG@10", "Recall@10", "Hit@10"],
+                [
+                    [
+                        r["label"],
+                        r["recframe_same_time"]["recbole_train_s"],
+                        r["recframe_same_time"]["budget_s"],
+                        r["recframe_same_time"]["epochs"],
+                        *(
+                            f"{_f(r['recframe_same_time'][m])} / {_f(r[f'recbole_{m}'])}"
+                            for m in ("ndcg@10", "recall@10", "hit@10")
+                        ),
+                    ]
+                    for r in same
+                ],
+            )
         lines += [
             "",
             "Work per training epoch — examples / optimiser steps / loss terms / sequence positions encoded:",

@@ -206,11 +206,12 @@ def run_recbole(suite: Suite, rows: tuple[Row, ...], args: argparse.Namespace, e
                 compile=args.compile,
                 as_shipped=args.recbole_as_shipped,
                 timeout=suite.timeout,
+                same_time_cap=args.same_time_cap,
                 echo=echo,
             )
         )
     notes = recbole_side.protocol_notes(suite.gpu, args.recbole_as_shipped)
-    return {"rows": results, "notes": notes, "epochs": suite.epochs}
+    return {"rows": results, "notes": notes, "epochs": suite.epochs, "same_time_cap": args.same_time_cap}
 
 
 def run_scaling(suite: Suite, args: argparse.Namespace, stem: Path, echo=print) -> dict[str, Any]:
@@ -259,6 +260,13 @@ def main() -> None:
     p.add_argument("--items", type=scaling.parse_sizes, help="scaling: catalogue sizes, e.g. 1e4,1e5")
     p.add_argument("--steps", type=int, help="scaling: training batches timed per point (0 = whole epoch)")
     p.add_argument("--eval-batch-size", type=int, default=256, help="scaling: users per evaluation batch")
+    p.add_argument(
+        "--same-time-cap",
+        type=float,
+        default=120.0,
+        help="recbole part: also train recframe for RecBole's training time, capped at this many seconds, "
+        "and compare test metrics (0 = off; default 120)",
+    )
     p.add_argument("--compile", action="store_true", help="torch.compile recframe's backbone (in place)")
     p.add_argument("--recbole-venv", type=Path, default=recbole_side.DEFAULT_VENV)
     p.add_argument(

@@ -117,3 +117,58 @@ def test_tiny_suite_writes_results(tmp_path: Path) -> None:
 
     md = path.with_suffix(".md").read_text()
     assert "hardware floor" in md and "## Scaling" in md and "| interactions |" in md
+
+
+def test_same_time_worker_trains_for_its_budget_and_reports_test_metrics(tmp_path: Path) -> None:
+    """``recframe_worker.py budget``: the recframe half of the same-training-time comparison."""
+    spec = {
+        "experiment": "default",
+        "overrides": ["dataset.n_users=80", "dataset.n_items=40", "trainer.enable_progress_bar=false"],
+        "exclude_seen": False,
+        "budget_s": 3.0,
+    }
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "recframe_worker.py"), "budget", str(path)],
+        env=env,
+        cwd=BENCHMARKS,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["budget_s"] == 3.0 and out["trained_s"] >= 3.0
+    assert out["steps"] > 0 and out["epochs"] > 1  # epochs of this tiny world take well under a second
+    assert 0 <= out["metrics"]["test/ndcg@10"] <= out["metrics"]["test/hr@10"] <= 1
+
+
+def test_report_shows_the_same_time_comparison(bench) -> None:
+    report = bench("report")
+    METRICS = ("ndcg@10", "recall@10", "hit@10")
+    row = {
+        "label": "SASRec · X",
+        "runs": {"recframe": [], "recbole": []},
+        "exclude_seen_compared": False,
+        "eval_users": {"recframe": 9, "recbole": 9},
+        "recframe_work": None,
+        "recbole_work": None,
+        "recframe_same_time": {"recbole_train_s": 300.0, "budget_s": 120.0, "epochs": 25.0},
+        **{f"{side}_{m}": v for side, v in (("recframe", 0.2), ("recbole", 0.1)) for m in METRICS},
+        **{f"{side}_{k}": 1.0 for side in ("recframe", "recbole", "ratio") for k in report.COMPARED},
+    }
+    row["recframe_same_time"].update({m: 0.3 for m in METRICS})
+    header = {
+        "suite": "cpu", "date": "d", "cpu": "c", "cores": 2, "memory_gib": 1, "platform": "p",
+        "OMP_NUM_THREADS": "1", "torch_threads": [1], "recframe_env": {}, "recbole_env": {},
+    }  # fmt: skip
+    settings = {"command": "run.py", "epochs": 3, "repeats": 1, "runs": 1, "notes": []}
+    result = {
+        "header": header,
+        "settings": settings,
+        "recbole": {"rows": [row], "notes": [], "epochs": 3, "same_time_cap": 120.0},
+    }
+    md = report.markdown(result)
+    assert "Same training time" in md and "| SASRec · X | 300 | 120 | 25 | 0.3 / 0.1 | 0.3 / 0.1 | 0.3 / 0.1 |" in md
