@@ -20,7 +20,7 @@ jobs=(
   "ml-100k/gru4rec --seeds 1"
   "ml-100k/sasrec --seeds 1"
   "ml-100k/gpt2 --seeds 1"
-  "lastfm/sasrec --seeds 1"
+  "lastfm/sasrec --seeds 3"
   "lastfm/sasrec-ce --seeds 3"
   "lastfm/gpt2 --seeds 3"
   "ml-latest-small/sasrec --seeds 1"
