@@ -172,3 +172,11 @@ def test_report_shows_the_same_time_comparison(bench) -> None:
     }
     md = report.markdown(result)
     assert "Same training time" in md and "| SASRec · X | 300 | 120 | 25 | 0.3 / 0.1 | 0.3 / 0.1 | 0.3 / 0.1 |" in md
+
+
+def test_kernel_microbenchmarks_time_each_alternative(bench) -> None:
+    kernels = bench("kernels")
+    adamw = kernels.adamw()
+    assert set(adamw) == {"default (per tensor)", "foreach", "fused"} and min(adamw.values()) > 0
+    ce = kernels.softmax_ce(positions=40, items=300, dim=8)
+    assert all(v > 0 for v in ce.values()) and len(ce) == 4
