@@ -49,7 +49,9 @@ def merge_seed_records(summaries: list[dict], metrics_by_id: dict[str, dict]) ->
 
     A reproduction extended later with more seeds (``reproduce X --seeds 2 run.seed=43``) leaves
     two records of the same configuration; the report shows their runs together, mean ± std over
-    every seed. k-fold records are kept as they are (their rows are fold means).
+    every seed, also when some came from an interrupted ``reproduce`` (:func:`orphan_records`,
+    then marked as partly assembled). k-fold records are kept as they are (their rows are fold
+    means).
     """
     groups: dict[tuple[str, str], list[dict]] = {}
     for summary in sorted(summaries, key=lambda s: s.get("date") or ""):
@@ -63,15 +65,16 @@ def merge_seed_records(summaries: list[dict], metrics_by_id: dict[str, dict]) ->
         runs = list({run["id"]: run for s in group for run in s["runs"]}.values())
         metrics = [metrics_by_id[run["id"]] for run in runs]
         latest = group[-1]
-        merged.append(
-            {
-                **latest,
-                "seeds": len({run["seed"] for run in runs}),
-                "runs": runs,
-                "rows": reference_rows(latest["reference"], metrics),
-                "wall_seconds": [w for s in group for w in s["wall_seconds"]],
-            }
-        )
+        record = {
+            **latest,
+            "seeds": len({run["seed"] for run in runs}),
+            "runs": runs,
+            "rows": reference_rows(latest["reference"], metrics),
+            "wall_seconds": [w for s in group for w in s["wall_seconds"]],
+        }
+        if any(s.get("assembled") for s in group):
+            record["assembled"] = "partly from finished runs of an interrupted `reproduce`"
+        merged.append(record)
     return merged
 
 
@@ -109,6 +112,13 @@ def orphan_records(published: list[dict], summaries: list[dict], references: dic
     return out
 
 
+def pooled_records(published: list[dict], summaries: list[dict], references: dict[str, dict]) -> list[dict]:
+    """The reproduction records to report: ``reproduce`` records plus records assembled for finished
+    runs none covers (:func:`orphan_records`), seeds of one configuration pooled into one record."""
+    summaries = summaries + orphan_records(published, summaries, references)
+    return merge_seed_records(summaries, {r["id"]: r["metrics"] for r in published})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", required=True, type=Path, help="runs root holding index.jsonl")
@@ -134,9 +144,8 @@ def main() -> None:
         summary = json.loads(line)
         if all(run["id"] in ids for run in summary["runs"]):
             summaries.append(summary)
-    summaries = merge_seed_records(summaries, {r["id"]: r["metrics"] for r in published})
     references = _references({r["experiment"] for r in published})
-    summaries += orphan_records(published, summaries, references)
+    summaries = pooled_records(published, summaries, references)
     (args.out / "reproductions.jsonl").write_text("".join(json.dumps(s, sort_keys=True) + "\n" for s in summaries))
     written = build_report(published, references, args.out, METRICS)
     written.append(build_reproductions(summaries, args.out))
