@@ -292,8 +292,9 @@ def compare_row(
     ok_rb = [r for r in recbole if "error" not in r]
     ok_rf = [r for r in recframe if "error" not in r]
     same_time = None
-    if same_time_cap > 0 and ok_rb:
-        budget_s = min(same_time_cap, sum(ok_rb[-1]["epoch_s"]))
+    recbole_train_s = sum(ok_rb[-1]["epoch_s"]) if ok_rb else None
+    if same_time_cap > 0 and recbole_train_s is not None:
+        budget_s = min(same_time_cap, recbole_train_s)
         spec = json.loads(rf_spec.read_text()) | {"budget_s": budget_s}
         budget_spec = scratch / f"{name}.recframe-budget.json"
         budget_spec.write_text(json.dumps(spec))
@@ -320,7 +321,7 @@ def compare_row(
     if same_time is not None:
         summary["recframe_same_time"] = {
             "budget_s": same_time.get("budget_s"),
-            "recbole_train_s": sum(ok_rb[-1]["epoch_s"]),
+            "recbole_train_s": recbole_train_s,
             "epochs": same_time.get("epochs"),
             "error": same_time.get("error"),
             **{m: (same_time.get("metrics") or {}).get(RECFRAME_METRIC[m]) for m in METRICS},

@@ -50,21 +50,13 @@ def workload(data) -> dict[str, int]:
     }
 
 
-def side(spec: dict[str, Any]) -> dict[str, Any]:
-    """Train ``spec['experiment']`` for ``spec['epochs']`` epochs, then time ``spec['eval_repeats']`` test passes.
-
-    The test passes rank the whole catalogue with ``exclude_seen = spec['exclude_seen']`` (the
-    protocol matched to RecBole), then once more with the experiment's own setting when it differs.
-    """
-    epochs = spec["epochs"]
-    overrides = [
-        *spec["overrides"],
-        *ACCURACY_ONLY,
-        "logger.name=none",
-        "run.patience=null",
-        f"trainer.max_epochs={epochs}",
-    ]
-    cfg = load_config(spec["experiment"], overrides)
+def _setup(spec: dict[str, Any], *overrides: str) -> tuple[dict[str, Any], Any, Any, float]:
+    """Config (accuracy metrics only, no logger, no early stopping), seeded data and module of a
+    spec, and the seconds the data took to prepare; the backbone compiled when ``spec['compile']``."""
+    cfg = load_config(
+        spec["experiment"],
+        [*spec["overrides"], *ACCURACY_ONLY, "logger.name=none", "run.patience=null", *overrides],
+    )
     pl.seed_everything(cfg["run"]["seed"], workers=True, verbose=False)
     start = time.perf_counter()
     data = engine.build_data(cfg)
@@ -72,6 +64,22 @@ def side(spec: dict[str, Any]) -> dict[str, Any]:
     module = engine.build_module(cfg, data, spec["experiment"])
     if spec.get("compile"):
         module.backbone.compile()  # in place: forward, and score's call of it, run compiled
+    return cfg, data, module, prepare_s
+
+
+def _tester(cfg: dict[str, Any]) -> pl.Trainer:
+    """A quiet Trainer for test passes (no logger, no checkpoints)."""
+    return pl.Trainer(**quiet(cfg)["trainer"], logger=False, enable_checkpointing=False, use_distributed_sampler=False)
+
+
+def side(spec: dict[str, Any]) -> dict[str, Any]:
+    """Train ``spec['experiment']`` for ``spec['epochs']`` epochs, then time ``spec['eval_repeats']`` test passes.
+
+    The test passes rank the whole catalogue with ``exclude_seen = spec['exclude_seen']`` (the
+    protocol matched to RecBole), then once more with the experiment's own setting when it differs.
+    """
+    epochs = spec["epochs"]
+    cfg, data, module, prepare_s = _setup(spec, f"trainer.max_epochs={epochs}")
     cuda = cfg["trainer"].get("accelerator") in ("gpu", "cuda")
     timer = EpochTimer()
     trainer = pl.Trainer(
@@ -83,9 +91,7 @@ def side(spec: dict[str, Any]) -> dict[str, Any]:
     )
     trainer.fit(module, datamodule=data)
 
-    tester = pl.Trainer(
-        **quiet(cfg)["trainer"], logger=False, enable_checkpointing=False, use_distributed_sampler=False
-    )
+    tester = _tester(cfg)
 
     def test_passes(exclude_seen: bool, repeats: int) -> tuple[list[float], dict[str, float]]:
         module.exclude_seen = exclude_seen
@@ -129,12 +135,8 @@ def budget(spec: dict[str, Any]) -> dict[str, Any]:
 
     The same-time comparison: what recframe reaches in the time RecBole spent on its epochs.
     """
-    overrides = [*spec["overrides"], *ACCURACY_ONLY, "logger.name=none", "run.patience=null"]
-    cfg = load_config(spec["experiment"], overrides)
-    pl.seed_everything(cfg["run"]["seed"], workers=True, verbose=False)
     start = time.perf_counter()
-    data = engine.build_data(cfg)
-    module = engine.build_module(cfg, data, spec["experiment"])
+    cfg, data, module, _ = _setup(spec)
     trainer = pl.Trainer(
         **quiet(cfg, max_epochs=-1, max_time={"seconds": spec["budget_s"]}, limit_val_batches=0)["trainer"],
         logger=False,
@@ -144,10 +146,7 @@ def budget(spec: dict[str, Any]) -> dict[str, Any]:
     trainer.fit(module, datamodule=data)
     trained_s = time.perf_counter() - start
     module.exclude_seen = spec["exclude_seen"]
-    tester = pl.Trainer(
-        **quiet(cfg)["trainer"], logger=False, enable_checkpointing=False, use_distributed_sampler=False
-    )
-    metrics = tester.test(module, datamodule=data, verbose=False)[0]
+    metrics = _tester(cfg).test(module, datamodule=data, verbose=False)[0]
     return {
         "framework": "recframe",
         "budget_s": spec["budget_s"],
