@@ -222,6 +222,7 @@ def compare_row(
     as_shipped: bool = False,
     timeout: float | None = None,
     same_time_cap: float = 0.0,
+    same_time_overrides: tuple[str, ...] = (),
     echo=print,
 ) -> dict[str, Any]:
     """Both frameworks on one row, ``runs`` processes each; medians, ratios recframe / RecBole, metrics.
@@ -229,6 +230,8 @@ def compare_row(
     With ``same_time_cap > 0`` recframe also trains from scratch for as long as RecBole's training
     took (its epochs summed, capped at ``same_time_cap`` seconds) and reports the test metrics it
     reaches: the comparison that shows a faster epoch is not bought with worse models.
+    ``same_time_overrides`` change recframe's config for that run only (e.g. a smaller batch, since
+    RecBole's sequential batch counts prefixes and recframe's counts users); they are recorded.
 
     ``as_shipped`` leaves on the autograd anomaly detection that importing RecBole's models turns on
     (see ``recbole_worker.py``); by default the RecBole worker turns it off.
@@ -295,7 +298,8 @@ def compare_row(
     recbole_train_s = sum(ok_rb[-1]["epoch_s"]) if ok_rb else None
     if same_time_cap > 0 and recbole_train_s is not None:
         budget_s = min(same_time_cap, recbole_train_s)
-        spec = json.loads(rf_spec.read_text()) | {"budget_s": budget_s}
+        spec = json.loads(rf_spec.read_text())
+        spec |= {"budget_s": budget_s, "overrides": [*spec["overrides"], *same_time_overrides]}
         budget_spec = scratch / f"{name}.recframe-budget.json"
         budget_spec.write_text(json.dumps(spec))
         echo(f"  {row.label}: recframe {row.experiment} for RecBole's training time ({budget_s:.3g} s)")
@@ -323,6 +327,8 @@ def compare_row(
             "budget_s": same_time.get("budget_s"),
             "recbole_train_s": recbole_train_s,
             "epochs": same_time.get("epochs"),
+            "steps": same_time.get("steps"),
+            "overrides": list(same_time_overrides),
             "error": same_time.get("error"),
             **{m: (same_time.get("metrics") or {}).get(RECFRAME_METRIC[m]) for m in METRICS},
         }

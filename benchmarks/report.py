@@ -22,6 +22,11 @@ def _f(x: Any, digits: int = 3) -> str:
     return f"{x:,}" if isinstance(x, int) else str(x)
 
 
+def _overridden(overrides: list[str] | None) -> str:
+    """A row label's suffix naming the config overrides recframe's same-time run used, if any."""
+    return f" (recframe {', '.join(f'`{o}`' for o in overrides)})" if overrides else ""
+
+
 def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return lines + ["| " + " | ".join(_f(c) if not isinstance(c, str) else c for c in r) + " |" for r in rows]
@@ -97,7 +102,7 @@ def markdown(result: dict[str, Any]) -> str:
                 ["row", "RecBole train s", "recframe budget s", "recframe epochs", "NDCG@10", "Recall@10", "Hit@10"],
                 [
                     [
-                        r["label"],
+                        r["label"] + _overridden(r["recframe_same_time"].get("overrides")),
                         r["recframe_same_time"]["recbole_train_s"],
                         r["recframe_same_time"]["budget_s"],
                         r["recframe_same_time"]["epochs"],

@@ -207,6 +207,7 @@ def run_recbole(suite: Suite, rows: tuple[Row, ...], args: argparse.Namespace, e
                 as_shipped=args.recbole_as_shipped,
                 timeout=suite.timeout,
                 same_time_cap=args.same_time_cap,
+                same_time_overrides=tuple(args.same_time_set),
                 echo=echo,
             )
         )
@@ -266,6 +267,14 @@ def main() -> None:
         default=120.0,
         help="recbole part: also train recframe for RecBole's training time, capped at this many seconds, "
         "and compare test metrics (0 = off; default 120)",
+    )
+    p.add_argument(
+        "--same-time-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="recbole part: a config override for recframe's same-time run only, e.g. data.batch_size=64 "
+        "(repeatable; shown in the report beside the figures)",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile recframe's backbone (in place)")
     p.add_argument("--recbole-venv", type=Path, default=recbole_side.DEFAULT_VENV)

@@ -173,6 +173,11 @@ def test_report_shows_the_same_time_comparison(bench) -> None:
     md = report.markdown(result)
     assert "Same training time" in md and "| SASRec · X | 300 | 120 | 25 | 0.3 / 0.1 | 0.3 / 0.1 | 0.3 / 0.1 |" in md
 
+    # A same-time run with its own overrides names them in its row.
+    row["recframe_same_time"]["overrides"] = ["data.batch_size=64"]
+    md = report.markdown(result)
+    assert "| SASRec · X (recframe `data.batch_size=64`) | 300 | 120 | 25 |" in md
+
 
 def test_kernel_microbenchmarks_time_each_alternative(bench) -> None:
     kernels = bench("kernels")
