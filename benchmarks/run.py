@@ -190,6 +190,10 @@ def run_floor(suite: Suite, rows: tuple[Row, ...], out: Path, echo=print) -> dic
 
 
 def run_recbole(suite: Suite, rows: tuple[Row, ...], args: argparse.Namespace, echo=print) -> dict[str, Any]:
+    from recframe.config import load_config
+
+    for row in rows:  # a bad --same-time-set override fails here, not after RecBole's epochs
+        load_config(row.experiment, [*row.overrides, *suite.overrides, *args.same_time_set])
     python = recbole_side.ensure_venv(args.recbole_venv, echo=echo)
     results = []
     for row in rows:

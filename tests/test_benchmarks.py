@@ -185,3 +185,24 @@ def test_kernel_microbenchmarks_time_each_alternative(bench) -> None:
     assert set(adamw) == {"default (per tensor)", "foreach", "fused"} and min(adamw.values()) > 0
     ce = kernels.softmax_ce(positions=40, items=300, dim=8)
     assert all(v > 0 for v in ce.values()) and len(ce) == 4
+
+
+def test_a_bad_same_time_override_fails_before_recbole_is_set_up(bench, monkeypatch) -> None:
+    """``--same-time-set`` keys are validated against each row's config before any work starts."""
+    import argparse
+
+    from recframe.config import ConfigError
+
+    run = bench("run")
+
+    def no_venv(*_args, **_kwargs):
+        raise AssertionError("RecBole's environment was set up before the overrides were checked")
+
+    monkeypatch.setattr(run.recbole_side, "ensure_venv", no_venv)
+    args = argparse.Namespace(same_time_set=["data.batchsize=64"], recbole_venv=None)
+    suite = run.SUITES["tiny"]
+    with pytest.raises(ConfigError, match="batchsize"):
+        run.run_recbole(suite, suite.rows[:1], args)
+    args.same_time_set = ["data.batch_size=64"]  # a valid key gets as far as setting up RecBole
+    with pytest.raises(AssertionError, match="environment was set up"):
+        run.run_recbole(suite, suite.rows[:1], args)
