@@ -27,6 +27,12 @@ def _overridden(overrides: list[str] | None) -> str:
     return f" (recframe {', '.join(f'`{o}`' for o in overrides)})" if overrides else ""
 
 
+def _recbole_steps(row: dict[str, Any], epochs: int) -> int | None:
+    """RecBole's optimiser steps in its timed epochs (its batches per epoch × epochs), if recorded."""
+    work = row.get("recbole_work") or {}
+    return work["batches"] * epochs if "batches" in work else None
+
+
 def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return lines + ["| " + " | ".join(_f(c) if not isinstance(c, str) else c for c in r) + " |" for r in rows]
@@ -99,13 +105,23 @@ def markdown(result: dict[str, Any]) -> str:
                 "",
             ]
             lines += _table(
-                ["row", "RecBole train s", "recframe budget s", "recframe epochs", "NDCG@10", "Recall@10", "Hit@10"],
+                [
+                    "row",
+                    "RecBole train s",
+                    "recframe budget s",
+                    "recframe epochs",
+                    "optimiser steps rf / RB",
+                    "NDCG@10",
+                    "Recall@10",
+                    "Hit@10",
+                ],
                 [
                     [
                         r["label"] + _overridden(r["recframe_same_time"].get("overrides")),
                         r["recframe_same_time"]["recbole_train_s"],
                         r["recframe_same_time"]["budget_s"],
                         r["recframe_same_time"]["epochs"],
+                        f"{_f(r['recframe_same_time'].get('steps'))} / {_f(_recbole_steps(r, rb['epochs']))}",
                         *(
                             f"{_f(r['recframe_same_time'][m])} / {_f(r[f'recbole_{m}'])}"
                             for m in ("ndcg@10", "recall@10", "hit@10")

@@ -171,7 +171,14 @@ def test_report_shows_the_same_time_comparison(bench) -> None:
         "recbole": {"rows": [row], "notes": [], "epochs": 3, "same_time_cap": 120.0},
     }
     md = report.markdown(result)
-    assert "Same training time" in md and "| SASRec · X | 300 | 120 | 25 | 0.3 / 0.1 | 0.3 / 0.1 | 0.3 / 0.1 |" in md
+    assert "Same training time" in md
+    assert "| SASRec · X | 300 | 120 | 25 | – / – | 0.3 / 0.1 | 0.3 / 0.1 | 0.3 / 0.1 |" in md
+
+    # Steps on both sides: recframe's from its run, RecBole's from its batches per epoch × epochs.
+    row["recframe_same_time"]["steps"] = 1504
+    row["recbole_work"] = {"examples": 97171, "batches": 380, "labelled_positions": 97171, "encoded_positions": 1}
+    md = report.markdown(result)
+    assert "| SASRec · X | 300 | 120 | 25 | 1,504 / 1,140 | 0.3 / 0.1 |" in md
 
     # A same-time run with its own overrides names them in its row.
     row["recframe_same_time"]["overrides"] = ["data.batch_size=64"]
