@@ -192,12 +192,12 @@ def run_floor(suite: Suite, rows: tuple[Row, ...], out: Path, echo=print) -> dic
 def run_recbole(suite: Suite, rows: tuple[Row, ...], args: argparse.Namespace, echo=print) -> dict[str, Any]:
     from recframe.config import load_config
 
+    rows = tuple(Row(r.label, r.experiment, r.model, (*r.overrides, *suite.overrides)) for r in rows)
     for row in rows:  # a bad --same-time-set override fails here, not after RecBole's epochs
-        load_config(row.experiment, [*row.overrides, *suite.overrides, *args.same_time_set])
+        load_config(row.experiment, [*row.overrides, *args.same_time_set])
     python = recbole_side.ensure_venv(args.recbole_venv, echo=echo)
     results = []
     for row in rows:
-        row = Row(row.label, row.experiment, row.model, (*row.overrides, *suite.overrides))
         results.append(
             recbole_side.compare_row(
                 row,
