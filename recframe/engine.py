@@ -59,12 +59,14 @@ def build_module(cfg: dict[str, Any], data: RecDataModule, experiment: str) -> R
         val_metrics = EvaluationMetrics(data.spec, ks=cfg["metrics"]["ks"])  # accuracy only: runs every epoch
         test_metrics = EvaluationMetrics(data.spec, **cfg["metrics"])
     train_keys = torch.as_tensor(data.train_keys())
+    train_items = None if data.spec.cold_items is None else torch.as_tensor(~data.spec.cold_items)
     return RecModule(
         backbone,
         loss,
         val_metrics=val_metrics,
         test_metrics=test_metrics,
         train_keys=train_keys,
+        train_items=train_items,
         meta=meta,
         **cfg["module"],
     )

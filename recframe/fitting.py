@@ -27,6 +27,7 @@ from recframe.logging import build_logger, finish
 from recframe.metrics import ranking_metrics
 from recframe.module import RecModule
 from recframe.runs import Run, now
+from recframe.text.items import item_reports
 
 RUN_DIR_ENV = "RECFRAME_RUN_DIR"
 LAST = "last.ckpt"
@@ -155,6 +156,11 @@ def fit(
         os.environ[RUN_DIR_ENV] = str(run.dir)  # inherited by the DDP ranks Lightning launches
     try:
         module = build_module(cfg, data, name)
+        encoders = item_reports(module.backbone)
+        for line in encoders:
+            say(f"  items: {line}")
+        if encoders and not worker and resume is None:
+            run.update(item_encoder=encoders)
         trainer = build_trainer(cfg, run, logger, [stop])
         best = None
         if module.trainable:

@@ -51,6 +51,9 @@ class RecModule(pl.LightningModule):
             chunk; for catalogues too large for a ``[batch, n_items]`` block). None scores it whole.
         compile: ``torch.compile`` the backbone in place (state-dict keys unchanged, checkpoints
             stay interchangeable); worth it on GPUs for long runs, mostly compile time on small CPUs.
+        train_items: bool ``[I]``: the items the training loss ranks over (the engine passes the
+            warm items under the cold-item protocol, so cold items never enter the training
+            softmax); None = the whole catalogue. Needs a loss that samples nothing (``ce``).
         meta: the resolved config and data fingerprint, saved into every checkpoint.
     """
 
@@ -70,6 +73,7 @@ class RecModule(pl.LightningModule):
         compile: bool = False,
         negatives: str = "unseen",
         train_keys: Tensor | None = None,
+        train_items: Tensor | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -92,6 +96,22 @@ class RecModule(pl.LightningModule):
         # Plain attributes, not buffers: DDP would broadcast buffers on every step. They follow
         # the batches' device on first use (_trained_on).
         self.train_keys, self.train_pairs = keys, self._pair_table(keys)
+        self.train_index: Tensor | None = None
+        self.train_remap: Tensor | None = None
+        if train_items is not None:
+            if samples:
+                raise ValueError(
+                    "the cold-item protocol trains over the warm items only, which needs a full-softmax loss (ce); "
+                    "this loss samples negatives from the whole catalogue"
+                )
+            allowed = train_items.clone().bool()
+            allowed[PAD] = True  # PAD keeps row 0, so label 0 stays 0
+            index = torch.nonzero(allowed).squeeze(1)
+            remap = torch.full_like(allowed, -1, dtype=torch.long)
+            remap[index] = torch.arange(len(index))
+            del self.train_index, self.train_remap  # plain attributes above; buffers follow the device
+            self.register_buffer("train_index", index, persistent=False)
+            self.register_buffer("train_remap", remap, persistent=False)
         if compile:
             self.backbone.compile()
         self.metrics = nn.ModuleDict({"val": val_metrics, "test": test_metrics})
@@ -120,7 +140,10 @@ class RecModule(pl.LightningModule):
         extra = {"ratings": ratings} if ratings is not None else {}
         if self.train_keys is not None:
             extra["sample"] = functools.partial(self._unseen_items, users)
-        return self.loss(queries, self.backbone.item_embeddings(), labels, **extra)
+        items = self.backbone.item_embeddings()
+        if self.train_index is not None:  # cold items are absent from the training softmax
+            items, labels = items[self.train_index], self.train_remap[labels]
+        return self.loss(queries, items, labels, **extra)
 
     def _logger_writes_this_step(self) -> bool:
         """True on the steps whose ``train/loss`` Lightning writes to the logger (every

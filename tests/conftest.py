@@ -59,3 +59,51 @@ def assert_real_pngs(paths: list[Path]) -> None:
     for path in paths:
         data = path.read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 10_000, path
+
+
+TINY_WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "alien",
+    "space",
+    "horror",
+    "comedy",
+    "love",
+    "film",
+    "item",
+]
+TINY_WORDS += [str(k) for k in range(12)]
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A WordPiece tokenizer over :data:`TINY_WORDS`, saved with ``save_pretrained``."""
+    from transformers import BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tokenizer")
+    BertTokenizerFast(vocab={w: i for i, w in enumerate(TINY_WORDS)}).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer: Path) -> Path:
+    """A 1-layer, 6-wide BERT with its tokenizer in a local folder (what ``save_pretrained`` writes)."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    config = BertConfig(
+        vocab_size=len(TINY_WORDS),
+        hidden_size=6,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=12,
+        max_position_embeddings=32,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_tokenizer).save_pretrained(folder)
+    return folder

@@ -6,6 +6,7 @@ import inspect
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -20,13 +21,21 @@ SMALL = {
     "sasrec": {"dim": D, "heads": 2},
     "gpt2": {"dim": D, "heads": 2},
     "pop": {},
+    "zeroshot": {},  # its text model (a tiny local BERT) is filled in by _zeroshot_text below
 }
-DIM = {name: D for name in SMALL} | {"pop": 1}  # popularity scores are a single column
+DIM = {name: D for name in SMALL} | {"pop": 1, "zeroshot": 6}  # pop: one column; zeroshot: the text model's width
+PARAMETER_FREE = ("pop", "zeroshot")
+
+
+@pytest.fixture(autouse=True)
+def _zeroshot_text(tiny_bert, monkeypatch):
+    monkeypatch.setitem(SMALL, "zeroshot", {"text": {"model": str(tiny_bert), "progress": False, "cache": False}})
 
 
 @pytest.fixture
 def spec() -> DataSpec:
-    return DataSpec(n_users=U, n_items=I, max_len=T, item_popularity=np.ones(I))
+    titles = pd.DataFrame({"title": [None] + [f"film {k}" for k in range(1, I)]})
+    return DataSpec(n_users=U, n_items=I, max_len=T, item_popularity=np.ones(I), item_info=titles)
 
 
 @pytest.fixture
@@ -97,7 +106,7 @@ def test_recency_positions_match_left_padding():
     assert recency_positions(history).tolist() == [[2, 1, 0, 0], [0, 0, 0, 0]]
 
 
-@pytest.mark.parametrize("name", [n for n in BACKBONES.names() if n != "pop"])
+@pytest.mark.parametrize("name", [n for n in BACKBONES.names() if n not in PARAMETER_FREE])
 def test_every_parameter_gets_a_gradient(name, spec, batch):
     model = build(name, spec).train()
     queries = model(batch)
@@ -157,3 +166,18 @@ def test_pop_scores_are_training_counts_and_need_no_training(spec, batch):
     model = BACKBONES.get("pop")(DataSpec(n_users=U, n_items=I, max_len=T, item_popularity=counts))
     assert list(model.parameters()) == []
     assert torch.equal(model.score(batch)[0, 1:], torch.arange(1, I, dtype=torch.float32))
+
+
+def test_zeroshot_is_a_causal_moving_average_of_frozen_text_vectors(spec, batch):
+    model = build("zeroshot", spec).eval()
+    assert list(model.parameters()) == []
+    text = model.item_embeddings()  # [I, 6] frozen vectors, PAD row zero
+    assert torch.equal(text[0], torch.zeros(6))
+    windowed = BACKBONES.get("zeroshot")(spec, window=2, **SMALL["zeroshot"])
+    queries, last_two = model(batch), windowed(batch)
+    history = batch["history"][2]  # [6, 7, 8, 9, 10]
+    assert torch.allclose(queries[2, 4], text[history].mean(0), atol=1e-6)
+    assert torch.allclose(last_two[2, 4], text[history[3:]].mean(0), atol=1e-6)
+    assert torch.allclose(queries[1, 1], text[batch["history"][1, :2]].mean(0), atol=1e-6)
+    expected = text[batch["history"][0, :3]].mean(0) @ text.T
+    assert torch.allclose(model.score(batch)[0, 1:], expected[1:], atol=1e-6)

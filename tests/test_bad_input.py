@@ -241,8 +241,9 @@ def test_empty_and_header_only_files(tmp_path, text, problem):
 # ---- 7. Parquet without pyarrow -----------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is not None, reason="pyarrow is installed")
-def test_parquet_without_pyarrow_says_what_to_install(tmp_path):
+def test_parquet_without_pyarrow_says_what_to_install(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
     path = write(tmp_path / "ratings.parquet", b"PAR1")
     message = fails(tmp_path, csv, str(path))
     assert message.startswith(f"{path}: reading Parquet needs the pyarrow package") and "pip install pyarrow" in message

@@ -19,7 +19,7 @@ def test_experiments_exist():
 
 
 @pytest.mark.parametrize("name", list_experiments())
-def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path):
+def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path, data_env):
     raw = read_experiment(find_experiment(name))
     assert raw.get("description"), f"{name} has no description"
     header = find_experiment(name).read_text().splitlines()[0]
@@ -31,6 +31,16 @@ def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path):
             raw.data.pop(key, None)
     if raw.get("metrics", {}).get("user_groups"):  # the synthetic world's user attributes
         raw.metrics.user_groups = ["gender", "activity"]
+    if raw.get("backbone", {}).get("text"):  # the zero-shot text backbone
+        raw.backbone.text.template = "{title} ({genre})"
+        raw.backbone.text.progress = False
+    items = raw.get("backbone", {}).get("items")
+    if items:  # the synthetic world's item columns
+        if items.get("attributes"):
+            items.attributes = ["genre"]
+        if items.get("text"):
+            items.text.template = "{title} ({genre})"
+            items.text.progress = False
     cfg = validate(raw)
     data = engine.build_data(cfg)
     module = engine.build_module(cfg, data, name)
@@ -55,7 +65,9 @@ def test_wrong_type_names_key():
 
 
 def test_unknown_backbone_lists_known():
-    with pytest.raises(ConfigError, match=r"unknown backbone 'gtp2'; known: \['gpt2', 'mf', 'pop', 'rnn', 'sasrec'\]"):
+    with pytest.raises(
+        ConfigError, match=r"unknown backbone 'gtp2'; known: \['gpt2', 'mf', 'pop', 'rnn', 'sasrec', 'zeroshot'\]"
+    ):
         load_config("default", ["backbone.name=gtp2"])
 
 
@@ -70,7 +82,7 @@ def test_override_syntax_and_delete():
     with pytest.raises(ConfigError, match="key=value"):
         load_config("default", ["backbone.layers"])
     cfg = load_config("default", ["backbone.name=mf", "~backbone.layers", "~backbone.heads", "~backbone.dropout"])
-    assert cfg["backbone"] == {"name": "mf", "dim": 64, "biased": False}
+    assert cfg["backbone"] == {"name": "mf", "dim": 64, "biased": False, "items": None}
     with pytest.raises(ConfigError, match="cannot delete"):
         load_config("default", ["~backbone.nothing"])
 

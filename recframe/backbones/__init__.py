@@ -12,6 +12,7 @@ from recframe.backbones.mf import MF
 from recframe.backbones.pop import Pop
 from recframe.backbones.rnn import RNN
 from recframe.backbones.sasrec import SASRec
+from recframe.backbones.zeroshot import ZeroShot
 from recframe.registry import Registry
 
 BACKBONES: Registry[type] = Registry("backbone")
@@ -20,5 +21,6 @@ BACKBONES.register("pop")(Pop)
 BACKBONES.register("rnn")(RNN)
 BACKBONES.register("sasrec")(SASRec)
 BACKBONES.register("gpt2")(GPT2)
+BACKBONES.register("zeroshot")(ZeroShot)
 
 __all__ = ["BACKBONES", "Backbone"]

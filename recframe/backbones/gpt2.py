@@ -11,13 +11,14 @@ every real position from seeing padding, and the fused causal SDPA kernel applie
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
 from recframe.backbones.contract import catalogue_scores, last_query
 from recframe.data.datamodule import DataSpec
 from recframe.data.interactions import PAD
+from recframe.text.items import item_table
 
 
 def _gpt2_config(spec: DataSpec, dim: int, layers: int, heads: int, dropout: float, inner: int | None):
@@ -51,6 +52,7 @@ class GPT2(nn.Module):
         dropout: residual, embedding and attention dropout.
         pretrained: a Hugging Face model name or local folder; loads its transformer weights with
             ``GPT2Model.from_pretrained`` instead of building a fresh one from the other arguments.
+        items: item side information fused into W (:mod:`recframe.text.items`); None = ID table only.
     """
 
     sequential: ClassVar[bool] = True
@@ -65,6 +67,7 @@ class GPT2(nn.Module):
         dropout: float = 0.1,
         inner: int | None = None,
         pretrained: str | None = None,
+        items: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         from transformers import GPT2Model
@@ -85,9 +88,11 @@ class GPT2(nn.Module):
                 )
         else:
             self.encoder = GPT2Model(_gpt2_config(spec, dim, layers, heads, dropout, inner))
-        self.items = nn.Embedding(spec.n_items, dim, padding_idx=PAD)
-        nn.init.normal_(self.items.weight, std=self.encoder.config.initializer_range)
-        self.items.weight.data[PAD] = 0.0
+        std = self.encoder.config.initializer_range
+        self.items = item_table(spec, dim, items, init=lambda w: nn.init.normal_(w, std=std))
+        if items is None:
+            nn.init.normal_(self.items.weight, std=std)
+            self.items.weight.data[PAD] = 0.0
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         x = self.items(batch["history"])  # [B, T, D]

@@ -14,13 +14,15 @@ factors ~ N(0, 0.1²), biases 0.
 
 from __future__ import annotations
 
-from typing import ClassVar
+import functools
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from recframe.backbones.contract import catalogue_scores
 from recframe.data.datamodule import DataSpec
+from recframe.text.items import item_table
 
 
 class MF(nn.Module):
@@ -30,16 +32,20 @@ class MF(nn.Module):
         spec: dataset facts (``n_users``, ``n_items``, ``rating_mean``).
         dim: embedding size.
         biased: add user and item biases and the global mean (rating prediction).
+        items: item side information fused into W (:mod:`recframe.text.items`); None = ID table only.
     """
 
     sequential: ClassVar[bool] = False
 
-    def __init__(self, spec: DataSpec, *, dim: int = 64, biased: bool = False) -> None:
+    def __init__(
+        self, spec: DataSpec, *, dim: int = 64, biased: bool = False, items: dict[str, Any] | None = None
+    ) -> None:
         super().__init__()
         self.users = nn.Embedding(spec.n_users, dim, padding_idx=0)
-        self.items = nn.Embedding(spec.n_items, dim, padding_idx=0)
+        init = functools.partial(nn.init.normal_, std=0.1) if biased else nn.init.xavier_normal_
+        self.items = item_table(spec, dim, items, init=init)
         self.biased = biased
-        for table in (self.users, self.items):
+        for table in (self.users, self.items) if items is None else (self.users,):
             if biased:
                 nn.init.normal_(table.weight, std=0.1)
             else:

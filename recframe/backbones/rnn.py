@@ -10,12 +10,13 @@ GRU4Rec's session-parallel mini-batches; RecBole makes the same choice.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
 from recframe.backbones.contract import catalogue_scores, last_query
 from recframe.data.datamodule import DataSpec
+from recframe.text.items import item_table
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -30,6 +31,7 @@ class RNN(nn.Module):
         layers: stacked recurrent layers.
         dropout: on the item embeddings (and between recurrent layers when ``layers > 1``).
         cell: ``gru`` (GRU4Rec) or ``lstm``.
+        items: item side information fused into W (:mod:`recframe.text.items`); None = ID table only.
     """
 
     sequential: ClassVar[bool] = True
@@ -43,17 +45,19 @@ class RNN(nn.Module):
         layers: int = 1,
         dropout: float = 0.3,
         cell: str = "gru",
+        items: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown rnn cell {cell!r}; known: {sorted(CELLS)}")
         hidden = hidden or dim
-        self.items = nn.Embedding(spec.n_items, dim, padding_idx=0)
+        self.items = item_table(spec, dim, items, init=nn.init.xavier_normal_)
         self.dropout = nn.Dropout(dropout)
         self.rnn = CELLS[cell](dim, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
         self.out = nn.Linear(hidden, dim)
-        nn.init.xavier_normal_(self.items.weight)
-        self.items.weight.data[0] = 0.0
+        if items is None:
+            nn.init.xavier_normal_(self.items.weight)
+            self.items.weight.data[0] = 0.0
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         # Right padding keeps every real position ahead of the PADs, so no packing is needed:

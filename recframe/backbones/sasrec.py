@@ -15,7 +15,7 @@ the original. Causality alone hides the (trailing) padding from every real posit
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from recframe.backbones.contract import catalogue_scores, last_query, recency_positions
 from recframe.data.datamodule import DataSpec
 from recframe.data.interactions import PAD
+from recframe.text.items import id_table, item_table
 
 
 class SASRecBlock(nn.Module):
@@ -67,6 +68,7 @@ class SASRec(nn.Module):
         inner: feed-forward width; defaults to ``dim`` as in the original.
         positions: ``recency`` (distance to the most recent item, as left padding gives the
             original) or ``absolute`` (index in the window).
+        items: item side information fused into W (:mod:`recframe.text.items`); None = ID table only.
     """
 
     sequential: ClassVar[bool] = True
@@ -81,12 +83,13 @@ class SASRec(nn.Module):
         dropout: float = 0.2,
         inner: int | None = None,
         positions: str = "recency",
+        items: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if positions not in ("recency", "absolute"):
             raise ValueError(f"unknown positions {positions!r}; known: ['absolute', 'recency']")
         self.dim, self.recency = dim, positions == "recency"
-        self.items = nn.Embedding(spec.n_items, dim, padding_idx=PAD)
+        self.items = item_table(spec, dim, items)
         self.positions = nn.Embedding(spec.max_len, dim)
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(SASRecBlock(dim, heads, inner or dim, dropout) for _ in range(layers))
@@ -94,7 +97,8 @@ class SASRec(nn.Module):
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_normal_(p)
-        self.items.weight.data[PAD] = 0.0
+        if id_table(self.items) is not None:
+            id_table(self.items).weight.data[PAD] = 0.0
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         history = batch["history"]  # [B, T]

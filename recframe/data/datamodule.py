@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from recframe.data import interactions as ix
 from recframe.data.batching import BatchIndexSampler, EvalUsers, RatedPairs, SequenceWindows, UserItemPairs
+from recframe.data.cold import hold_out_items
 from recframe.data.histories import Histories
 from recframe.data.negatives import sample_negatives
 from recframe.data.splits import SPLITS, TEST, TRAIN, VALID, check_nonempty, summarize
@@ -31,6 +32,10 @@ class DataSpec:
         rating_mean: mean training rating (the global bias of rating-prediction models).
         item_info / user_info: side tables indexed by dense id (row 0 = PAD), or None.
         name: dataset name for messages and records.
+        item_ids: raw id of each dense item ``1..n_items-1`` (``item_ids[k]`` is dense id ``k + 1``),
+            for side information keyed by raw id (precomputed item vectors).
+        cold_items: bool ``[n_items]``, the items held out of training by the cold-item protocol
+            (:mod:`recframe.data.cold`), or None.
     """
 
     n_users: int
@@ -43,6 +48,8 @@ class DataSpec:
     item_info: pd.DataFrame | None = field(default=None, repr=False)
     user_info: pd.DataFrame | None = field(default=None, repr=False)
     name: str = "data"
+    item_ids: np.ndarray | None = field(default=None, repr=False)
+    cold_items: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,9 @@ class RecDataModule(pl.LightningDataModule):
         bucket_by_length: batch training windows of similar length together (less padding, same
             examples per epoch); off gives uniformly random batches.
         num_workers: DataLoader worker processes (0 = build batches in the main process).
+        cold_items: hold this share of the items out of training entirely (the cold-item protocol of
+            :mod:`recframe.data.cold`); their test interactions are the cold targets. None = off.
+        cold_seed: seed of the cold-item draw, fixed across training seeds.
         seed: shuffling seed (each epoch uses ``[seed, epoch]``).
     """
 
@@ -105,6 +115,8 @@ class RecDataModule(pl.LightningDataModule):
         train_windows: str = "last",
         bucket_by_length: bool = True,
         num_workers: int = 0,
+        cold_items: float | None = None,
+        cold_seed: int = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -141,6 +153,11 @@ class RecDataModule(pl.LightningDataModule):
         if feedback == "rating" and sequential:
             raise ValueError("feedback 'rating' (rating prediction) needs a non-sequential backbone such as mf")
         self.feedback = feedback
+        self.cold, self.cold_report = None, None
+        if cold_items is not None:
+            if feedback == "rating":
+                raise ValueError("data.cold_items (the cold-item ranking protocol) needs feedback 'implicit'")
+            self.stage, self.cold, self.cold_report = hold_out_items(self.log_, self.stage, cold_items, cold_seed)
         check_nonempty(self.log_, self.stage, split, allow_empty_val=split == "kfold")
 
         enc, stage = self.log_, self.stage
@@ -149,7 +166,7 @@ class RecDataModule(pl.LightningDataModule):
         popularity = np.bincount(self.train.items, minlength=enc.n_items).astype(np.float64)
         self.eval_sets = {
             "val": self._eval_set(stage == TRAIN, stage == VALID, popularity, 1),
-            "test": self._eval_set(stage <= VALID, stage == TEST, popularity, 2),
+            "test": self._eval_set((stage == TRAIN) | (stage == VALID), stage == TEST, popularity, 2),
         }
         self.train_ratings = enc.rating[rows]  # aligned with self.train.items (same row order)
         activity = self.train.lengths().astype(np.float64)
@@ -166,6 +183,8 @@ class RecDataModule(pl.LightningDataModule):
             enc.item_info,
             enc.user_info,
             enc.name,
+            enc.items.raw,
+            self.cold,
         )
         self._rank, self._world = 0, 1
         self.skip_train_batches = 0  # set when resuming mid-epoch (recframe.callbacks.ResumeBatches)
@@ -205,6 +224,8 @@ class RecDataModule(pl.LightningDataModule):
                 f"  SAMPLED evaluation: each target ranked among {self.eval_negatives} {self.eval_sampling} negatives"
             )
         lines += [f"  filter {r}" for r in self.log_.reports]
+        if self.cold_report:
+            lines.append(f"  {self.cold_report}")
         lines.append(summarize(self.log_, self.stage, self.split_name))
         for name, ev in self.eval_sets.items():
             cold = (

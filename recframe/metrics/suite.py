@@ -98,6 +98,12 @@ class EvaluationMetrics(nn.Module):
         k: the list length of the exposure and beyond-accuracy metrics.
         group_metrics: which accuracy metrics are broken down by user group (keys stay readable
             for attributes with many values, such as occupation).
+        cold_users: also report the accuracy metrics of the users with at most this many training
+            interactions (``cold_users/ndcg@10``, with their count ``cold_users/users``).
+
+    Under the cold-item protocol (``spec.cold_items``) the accuracy metrics are also reported for
+    cold and warm targets apart (``cold/ndcg@10``, ``warm/ndcg@10``, counts ``cold/users``): a user
+    belongs to a slice through the targets of that slice only.
     """
 
     def __init__(
@@ -111,9 +117,22 @@ class EvaluationMetrics(nn.Module):
         beyond: bool = False,
         k: int = 10,
         group_metrics: Sequence[str] = ("hr", "ndcg"),
+        cold_users: int | None = None,
     ) -> None:
         super().__init__()
         self.ranking = RankingMetrics(ks)
+        self.slices = nn.ModuleDict()
+        if spec.cold_items is not None:
+            cold = torch.as_tensor(spec.cold_items, dtype=torch.bool)
+            self.register_buffer("slice_items_cold", cold, persistent=False)
+            self.register_buffer("slice_items_warm", ~cold, persistent=False)
+            self.slices["cold"], self.slices["warm"] = RankingMetrics(ks), RankingMetrics(ks)
+        if cold_users is not None:
+            if cold_users < 1:
+                raise ValueError(f"metrics.cold_users must be >= 1 training interactions, got {cold_users}")
+            few = torch.as_tensor(np.asarray(spec.user_activity) <= cold_users)
+            self.register_buffer("slice_users_cold_users", few, persistent=False)
+            self.slices["cold_users"] = RankingMetrics(ks)
         self.k, self.group_metrics = k, tuple(group_metrics)
         activity = np.asarray(spec.user_activity, dtype=np.float64)
         self.attributes = list(user_groups)
@@ -168,6 +187,14 @@ class EvaluationMetrics(nn.Module):
         beyond-accuracy metrics and counted under ``exposure/short_lists@k``.
         """
         self.ranking.update(ranks)
+        for name, metric in self.slices.items():
+            if name == "cold_users":
+                rows = self.slice_users_cold_users[batch["user"]]
+                metric.update(ranks[rows])
+            else:
+                inside = getattr(self, f"slice_items_{name}")[batch["targets"]] & (batch["targets"] != 0)
+                rows = inside.any(1)
+                metric.update(torch.where(inside, ranks, 0)[rows])
         for name, metric in self.groups.items():
             metric.update(ranks, getattr(self, f"group_ids_{name}")[batch["user"]])
         if top_items is None:
@@ -191,6 +218,10 @@ class EvaluationMetrics(nn.Module):
             if self.exposure is not None and self.exposure.users == 0:
                 raise ValueError(f"every evaluated user had fewer than {self.k} rankable items; lower metrics.k")
         out = dict(self.ranking.compute())
+        for name, metric in self.slices.items():
+            out[f"{name}/users"] = metric.users.clone()
+            if metric.users > 0:
+                out.update({f"{name}/{key}": value for key, value in metric.compute().items()})
         for attr, metric in self.groups.items():
             for key, value in metric.compute().items():
                 head, tail = key.split("/", 1)
