@@ -21,15 +21,18 @@ SMALL = {
     "sasrec": {"dim": D, "heads": 2},
     "gpt2": {"dim": D, "heads": 2},
     "pop": {},
-    "zeroshot": {},  # its text model (a tiny local BERT) is filled in by _zeroshot_text below
+    "zeroshot": {},  # its text model (a tiny local BERT) is filled in by _text_models below
+    "lm": {},  # a GPT-2 built from config over a tiny tokenizer, filled in by _text_models below
 }
 DIM = {name: D for name in SMALL} | {"pop": 1, "zeroshot": 6}  # pop: one column; zeroshot: the text model's width
 PARAMETER_FREE = ("pop", "zeroshot")
 
 
 @pytest.fixture(autouse=True)
-def _zeroshot_text(tiny_bert, monkeypatch):
+def _text_models(tiny_bert, tiny_tokenizer, monkeypatch):
     monkeypatch.setitem(SMALL, "zeroshot", {"text": {"model": str(tiny_bert), "progress": False, "cache": False}})
+    lm = {"dim": D, "lm_dim": 8, "layers": 1, "heads": 2, "item_tokens": 3, "tokenizer": str(tiny_tokenizer)}
+    monkeypatch.setitem(SMALL, "lm", lm)
 
 
 @pytest.fixture

@@ -31,6 +31,9 @@ def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path, dat
             raw.data.pop(key, None)
     if raw.get("metrics", {}).get("user_groups"):  # the synthetic world's user attributes
         raw.metrics.user_groups = ["gender", "activity"]
+    if raw.get("backbone", {}).get("name") == "lm":  # a smaller language model and tokenizer for speed
+        raw.backbone.merge_with({"lm_dim": 8, "layers": 1, "item_tokens": 4})
+        raw.backbone.template = "{title}"
     if raw.get("backbone", {}).get("text"):  # the zero-shot text backbone
         raw.backbone.text.template = "{title} ({genre})"
         raw.backbone.text.progress = False

@@ -25,7 +25,13 @@ from recframe.text.vectors import load_vectors
 B, T, D, I, U = 3, 5, 8, 11, 7
 # Every backbone with a learned item table takes the item encoder (pop and zeroshot learn no item vectors).
 WITH_ITEMS = [n for n in BACKBONES.names() if "items" in inspect.signature(BACKBONES.get(n)).parameters]
-SMALL = {"mf": {}, "rnn": {}, "sasrec": {"heads": 2}, "gpt2": {"heads": 2}}
+SMALL = {
+    "mf": {},
+    "rnn": {},
+    "sasrec": {"heads": 2},
+    "gpt2": {"heads": 2},
+    "lm": {"lm_dim": 8, "layers": 1, "item_tokens": 3},
+}
 
 
 def _item_info() -> pd.DataFrame:
@@ -66,8 +72,8 @@ def vectors_file(tmp_path: Path, spec: DataSpec) -> Path:
     return path
 
 
-def test_the_four_learned_backbones_take_the_item_encoder():
-    assert WITH_ITEMS == ["gpt2", "mf", "rnn", "sasrec"]
+def test_every_learned_backbone_takes_the_item_encoder():
+    assert WITH_ITEMS == ["gpt2", "lm", "mf", "rnn", "sasrec"]
 
 
 def test_template_renders_lists_and_counts_items_without_text():
@@ -180,14 +186,17 @@ def test_folder_identity_changes_when_weights_change(tiny_bert):
 
 @pytest.mark.parametrize("name", WITH_ITEMS)
 @pytest.mark.parametrize("fusion", ["sum", "concat", "gated"])
-def test_fusion_shapes_and_gradients_for_every_backbone(name, fusion, spec, batch, tiny_bert, vectors_file, data_env):
+def test_fusion_shapes_and_gradients_for_every_backbone(
+    name, fusion, spec, batch, tiny_bert, tiny_tokenizer, vectors_file, data_env
+):
     items = {
         "text": {"model": str(tiny_bert), "template": "{title}. {genres}", "progress": False},
         "attributes": ["genres", "decade"],
         "vectors": {"path": str(vectors_file)},
         "fusion": fusion,
     }
-    model = BACKBONES.get(name)(spec, dim=D, items=items, **SMALL[name])
+    extra = {"tokenizer": str(tiny_tokenizer)} if name == "lm" else {}
+    model = BACKBONES.get(name)(spec, dim=D, items=items, **SMALL[name], **extra)
     table = model.item_embeddings()
     assert table.shape == (I, D) and torch.equal(table[0], torch.zeros(D))
     assert len(model.items.parts()) == 5  # id, text, two attributes, vectors

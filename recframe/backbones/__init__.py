@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from recframe.backbones.contract import Backbone
 from recframe.backbones.gpt2 import GPT2
+from recframe.backbones.lm import LM
 from recframe.backbones.mf import MF
 from recframe.backbones.pop import Pop
 from recframe.backbones.rnn import RNN
@@ -22,5 +23,6 @@ BACKBONES.register("rnn")(RNN)
 BACKBONES.register("sasrec")(SASRec)
 BACKBONES.register("gpt2")(GPT2)
 BACKBONES.register("zeroshot")(ZeroShot)
+BACKBONES.register("lm")(LM)
 
 __all__ = ["BACKBONES", "Backbone"]

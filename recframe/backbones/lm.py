@@ -1,0 +1,154 @@
+"""A language model reads the user's history as text; ψ_t is its state at the end of item ``t``'s text.
+
+The founding document's method done properly: p(i | u) = softmax(W_i · ψ_u), with ψ_u from a
+language model over what the user consumed (titles, genres: any item template) rather than over
+item ids. Each history item is rendered by ``template``, tokenised once (at most ``item_tokens``
+tokens) and followed by a separator; the LM runs over the whole rendered history in one pass, and
+the hidden state at item ``t``'s separator, projected to ``dim``, is ψ_t. A causal LM makes every
+ψ_t depend on items ``<= t`` only, so all positions train at once, as in SASRec. W comes from the
+shared item encoder (``items``: ID, frozen text, attributes, vectors).
+Radford et al., "Language Models are Unsupervised Multitask Learners", 2019 (GPT-2, built from a
+config here or loaded with ``from_pretrained``); the history-as-text idea as in P5 (Geng et al.,
+RecSys 2022) and TALLRec (Bao et al., RecSys 2023). No reference implementation matches this exact
+scoring; its contract is checked by the shared backbone tests.
+NOTE: only causal (decoder-only) models are accepted: a bidirectional encoder such as MiniLM would
+let ψ_t read later items. Padding inside an item's token chunk is masked and skipped by the position
+ids, so a title's length never shifts the positions of later items.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from recframe.backbones.contract import catalogue_scores, last_query
+from recframe.data.datamodule import DataSpec
+from recframe.data.interactions import PAD
+from recframe.text.items import item_table
+from recframe.text.templates import render
+
+
+def _causal_lm(
+    model: str, tokenizer: str | None, n_positions: int, lm_dim: int, layers: int, heads: int, dropout: float
+):
+    """``(tokenizer, transformer)``: a GPT-2 built from config (``model="gpt2"``) or a pretrained causal LM."""
+    from transformers import AutoModel, AutoTokenizer, GPT2Config, GPT2Model
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    from recframe.text.encoder import minilm_path
+
+    if model == "gpt2":
+        tok = AutoTokenizer.from_pretrained(str(Path(tokenizer) if tokenizer else minilm_path()))
+        if lm_dim % heads:
+            raise ValueError(f"lm lm_dim {lm_dim} is not divisible by heads {heads}")
+        config = GPT2Config(
+            vocab_size=len(tok),
+            n_positions=n_positions,
+            n_embd=lm_dim,
+            n_layer=layers,
+            n_head=heads,
+            resid_pdrop=dropout,
+            embd_pdrop=dropout,
+            attn_pdrop=dropout,
+            use_cache=False,
+            bos_token_id=None,
+            eos_token_id=None,
+            pad_token_id=tok.pad_token_id,
+            attn_implementation="sdpa",
+        )
+        return tok, GPT2Model(config)
+    try:
+        tok, lm = AutoTokenizer.from_pretrained(tokenizer or model), AutoModel.from_pretrained(model)
+    except OSError as err:
+        raise OSError(
+            f"cannot load language model {model!r}: give 'gpt2', a local folder or a hub name ({err})"
+        ) from err
+    kind = lm.config.model_type
+    if kind in MODEL_FOR_MASKED_LM_MAPPING_NAMES and not getattr(lm.config, "is_decoder", False):
+        raise ValueError(
+            f"lm needs a causal (decoder-only) language model; {model!r} is a {kind!r} encoder whose states "
+            "read later items. Use a bidirectional encoder for item text (backbone.items.text) instead"
+        )
+    if getattr(lm.config, "max_position_embeddings", n_positions) < n_positions:
+        raise ValueError(f"{model!r} has {lm.config.max_position_embeddings} positions < max_len x (item_tokens + 1)")
+    return tok, lm
+
+
+class LM(nn.Module):
+    """History rendered as text -> causal LM -> state at each item's separator -> linear -> ``[B, T, D]``.
+
+    Args:
+        spec: dataset facts and the item table (rendered with ``template``).
+        dim: size of ψ and of the item vectors W.
+        model: ``gpt2`` (built from config) or a causal LM's folder / hub name.
+        template: how one history item reads (see :mod:`recframe.text.templates`).
+        item_tokens: tokens kept per item text.
+        lm_dim / layers / heads / dropout: size of a GPT-2 built from config.
+        tokenizer: tokenizer folder (default: MiniLM's WordPiece for ``gpt2``, the model's own otherwise).
+        items: the item encoder settings of W (:mod:`recframe.text.items`); None = an ID table.
+    """
+
+    sequential: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        spec: DataSpec,
+        *,
+        dim: int = 64,
+        model: str = "gpt2",
+        template: str = "{title}",
+        item_tokens: int = 16,
+        lm_dim: int = 64,
+        layers: int = 2,
+        heads: int = 2,
+        dropout: float = 0.1,
+        tokenizer: str | None = None,
+        items: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if item_tokens < 1:
+            raise ValueError(f"lm item_tokens must be >= 1, got {item_tokens}")
+        width = item_tokens + 1  # the item's tokens and its separator
+        self.tokenizer, self.lm = _causal_lm(model, tokenizer, spec.max_len * width, lm_dim, layers, heads, dropout)
+        texts, _ = render(spec.item_info, template, spec.n_items)
+        ids = self.tokenizer(texts, add_special_tokens=False, truncation=True, max_length=item_tokens)["input_ids"]
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        sep = self.tokenizer.sep_token_id if self.tokenizer.sep_token_id is not None else self.tokenizer.eos_token_id
+        if sep is None:
+            raise ValueError(f"the tokenizer of {model!r} has neither a separator nor an end-of-text token")
+        tokens = torch.full((spec.n_items, width), pad, dtype=torch.long)
+        real = torch.zeros(spec.n_items, width, dtype=torch.bool)
+        for item, row in enumerate(ids):
+            tokens[item, : len(row)], real[item, : len(row)] = torch.tensor(row, dtype=torch.long), True
+        tokens[:, -1], real[:, -1] = sep, True
+        self.register_buffer("item_tokens", tokens, persistent=False)  # [I, L+1]
+        self.register_buffer("item_real", real, persistent=False)  # [I, L+1]
+        self.project = nn.Linear(self.lm.config.hidden_size, dim)
+        self.items = item_table(spec, dim, items, init=lambda w: nn.init.normal_(w, std=0.02))
+        if items is None:
+            nn.init.normal_(self.items.weight, std=0.02)
+            self.items.weight.data[PAD] = 0.0
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        history = batch["history"]  # [B, T]
+        B, T = history.shape
+        width = self.item_tokens.shape[1]
+        tokens = self.item_tokens[history].view(B, T * width)  # [B, S]
+        real = (self.item_real[history] & (history != PAD).unsqueeze(-1)).view(B, T * width)  # [B, S]
+        positions = (real.long().cumsum(1) - 1).clamp(min=0)
+        out = self.lm(input_ids=tokens, attention_mask=real.long(), position_ids=positions, use_cache=False)
+        hidden = out.last_hidden_state  # [B, S, H]
+        at_separator = hidden.view(B, T, width, -1)[:, :, -1]  # [B, T, H]
+        return self.project(at_separator)  # [B, T, D]
+
+    def item_embeddings(self) -> Tensor:
+        return self.items.weight
+
+    def query(self, batch: dict[str, Tensor]) -> Tensor:
+        return last_query(self(batch), batch)  # [B, D]
+
+    def score(self, batch: dict[str, Tensor]) -> Tensor:
+        return catalogue_scores(self.query(batch), self.item_embeddings())
