@@ -24,6 +24,7 @@ from recframe.config import ConfigError, apply_overrides, validate
 from recframe.data import DATASETS
 from recframe.data.datamodule import RecDataModule
 from recframe.losses import LOSSES
+from recframe.metrics.like import LikeMetrics
 from recframe.metrics.rating import RatingMetrics
 from recframe.metrics.suite import EvaluationMetrics
 from recframe.module import RecModule
@@ -34,6 +35,9 @@ warnings.filterwarnings("ignore", message=".*litlogger.*")
 warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
 warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 warnings.filterwarnings("ignore", message=".*Be aware that when using `ckpt_path`.*")
+
+
+LIKE_MONITORS = ("val/auc", "val/accuracy", "val/logloss")
 
 
 def build_data(cfg: dict[str, Any]) -> RecDataModule:
@@ -55,6 +59,12 @@ def build_module(cfg: dict[str, Any], data: RecDataModule, experiment: str) -> R
         if "ratings" not in inspect.signature(LOSSES.get(cfg["loss"]["name"])).parameters:
             raise ConfigError(f"data.feedback=rating needs a rating loss (mse), not {cfg['loss']['name']!r}")
         val_metrics, test_metrics = RatingMetrics(), RatingMetrics(data.spec, cfg["metrics"]["user_groups"])
+    elif data.feedback == "like":
+        if cfg["run"]["monitor"] not in (None, *LIKE_MONITORS):
+            raise ConfigError(
+                f"data.feedback=like reports {list(LIKE_MONITORS)}; run.monitor is {cfg['run']['monitor']!r}"
+            )
+        val_metrics, test_metrics = LikeMetrics(), LikeMetrics()
     else:
         val_metrics = EvaluationMetrics(data.spec, ks=cfg["metrics"]["ks"])  # accuracy only: runs every epoch
         test_metrics = EvaluationMetrics(data.spec, **cfg["metrics"])
@@ -206,6 +216,8 @@ def predict(target: str, top_k: int, output: Path, overrides: list[str] = (), us
     if top_k < 1:
         raise ValueError(f"--top-k must be >= 1, got {top_k}")
     path, cfg, data, module = _restore(target, overrides)
+    if data.feedback == "like":
+        raise ConfigError("predict ranks items for users; a like-protocol run answers yes/no questions (use test)")
     if top_k >= data.spec.n_items:
         raise ValueError(f"--top-k {top_k} exceeds the catalogue of {data.spec.n_items - 1} items")
     if users:

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from recframe.data.interactions import PAD
 from recframe.metrics import mask_items, target_ranks
 from recframe.metrics.chunked import chunked_ranks
+from recframe.metrics.like import LikeMetrics
 from recframe.metrics.rating import RatingMetrics
 from recframe.metrics.suite import EvaluationMetrics
 
@@ -62,8 +63,8 @@ class RecModule(pl.LightningModule):
         backbone: nn.Module,
         loss: Callable[..., Tensor],
         *,
-        val_metrics: EvaluationMetrics | RatingMetrics,
-        test_metrics: EvaluationMetrics | RatingMetrics,
+        val_metrics: EvaluationMetrics | RatingMetrics | LikeMetrics,
+        test_metrics: EvaluationMetrics | RatingMetrics | LikeMetrics,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         betas: Sequence[float] = (0.9, 0.999),
@@ -123,11 +124,20 @@ class RecModule(pl.LightningModule):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         loss = self.training_loss(batch)
         if self._logger_writes_this_step():
-            self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["labels"]))  # no host sync per step
+            self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["user"]))  # no host sync per step
         return loss
 
+    def like_logits(self, batch: dict[str, Tensor]) -> Tensor:
+        """The like protocol's logit of each example: ψ(history) · W_target, ``[B]``."""
+        return (self.backbone.query(batch) * self.backbone.item_embeddings()[batch["target"]]).sum(-1)
+
     def training_loss(self, batch: dict[str, Tensor]) -> Tensor:
-        """The loss of one training batch: every real label position, negatives as configured."""
+        """The loss of one training batch: every real label position, negatives as configured.
+
+        Under the like protocol (a ``like`` key), binary cross-entropy of :meth:`like_logits`.
+        """
+        if "like" in batch:
+            return nn.functional.binary_cross_entropy_with_logits(self.like_logits(batch), batch["like"])
         queries = self.backbone(batch)  # [B, T, D]
         labels = batch["labels"]  # [B, T]
         if self.backbone.sequential:
@@ -233,6 +243,9 @@ class RecModule(pl.LightningModule):
 
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> None:
         suite = self.metrics[stage]
+        if "like" in batch:
+            suite.update(self.like_logits(batch), batch["like"])
+            return
         if "ratings" in batch:  # rating prediction: ψ_u · W_i of each held-out (user, item)
             predicted = (self.backbone.query(batch) * self.backbone.item_embeddings()[batch["items"]]).sum(-1)
             suite.update(predicted, batch["ratings"], batch["user"], batch["items"])
@@ -271,7 +284,9 @@ class RecModule(pl.LightningModule):
         if stage == "test":
             self.test_exposure = self.metrics[stage].exposure_counts()
         for name, value in values.items():
-            self.log(f"{stage}/{name}", value.float(), prog_bar=name in ("ndcg@10", "hr@10", "rmse"), sync_dist=False)
+            self.log(
+                f"{stage}/{name}", value.float(), prog_bar=name in ("ndcg@10", "hr@10", "rmse", "auc"), sync_dist=False
+            )
         self.metrics[stage].reset()
 
     def on_validation_epoch_end(self) -> None:

@@ -64,6 +64,8 @@ def protocol(cfg: dict[str, Any], fingerprint: dict[str, int]) -> dict[str, Any]
     data, dataset = cfg["data"], cfg["dataset"]
     negatives = data.get("eval_negatives")
     ranking = "full" if not negatives else f"sampled-{negatives}-{data.get('eval_sampling', 'uniform')}"
+    if data.get("feedback") == "like":  # yes/no questions (TALLRec), no ranking
+        ranking = f"like-window{data.get('like_window')}-samples{data.get('like_train_samples')}"
     return {
         "dataset": ":".join(str(dataset[k]) for k in ("name", "variant", "file") if dataset.get(k) is not None),
         "fingerprint": fingerprint,

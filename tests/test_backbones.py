@@ -23,14 +23,18 @@ SMALL = {
     "pop": {},
     "zeroshot": {},  # its text model (a tiny local BERT) is filled in by _text_models below
     "lm": {},  # a GPT-2 built from config over a tiny tokenizer, filled in by _text_models below
+    "preference": {},  # like zeroshot
 }
-DIM = {name: D for name in SMALL} | {"pop": 1, "zeroshot": 6}  # pop: one column; zeroshot: the text model's width
+# pop: one column; zeroshot: the text model's width; preference: that width plus its bias column
+DIM = {name: D for name in SMALL} | {"pop": 1, "zeroshot": 6, "preference": 7}
 PARAMETER_FREE = ("pop", "zeroshot")
 
 
 @pytest.fixture(autouse=True)
 def _text_models(tiny_bert, tiny_tokenizer, monkeypatch):
-    monkeypatch.setitem(SMALL, "zeroshot", {"text": {"model": str(tiny_bert), "progress": False, "cache": False}})
+    text = {"text": {"model": str(tiny_bert), "progress": False, "cache": False}}
+    monkeypatch.setitem(SMALL, "zeroshot", text)
+    monkeypatch.setitem(SMALL, "preference", text)
     lm = {"dim": D, "lm_dim": 8, "layers": 1, "heads": 2, "item_tokens": 3, "tokenizer": str(tiny_tokenizer)}
     monkeypatch.setitem(SMALL, "lm", lm)
 

@@ -27,7 +27,7 @@ def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path, dat
     raw.dataset = OmegaConf.create(TINY_DATA)
     raw.run = OmegaConf.merge(raw.get("run", {}), {"dir": str(tmp_path)})
     if "data" in raw:
-        for key in ("k_core", "min_rating", "fingerprint"):  # facts of the real dataset
+        for key in ("k_core", "min_rating", "fingerprint", "like_train_samples"):  # facts of the real dataset
             raw.data.pop(key, None)
     if raw.get("metrics", {}).get("user_groups"):  # the synthetic world's user attributes
         raw.metrics.user_groups = ["gender", "activity"]
@@ -53,7 +53,7 @@ def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path, dat
     eval_batch = next(iter(data.test_dataloader()))
     module.test_step(eval_batch, 0)
     values = module.metrics["test"].compute()
-    key = "rmse" if data.feedback == "rating" else "ndcg@10"
+    key = {"rating": "rmse", "like": "auc"}.get(data.feedback, "ndcg@10")
     assert float(values[key]) >= 0.0 and (key == "rmse" or float(values[key]) <= 1.0)
 
 

@@ -11,6 +11,7 @@ from recframe.backbones.gpt2 import GPT2
 from recframe.backbones.lm import LM
 from recframe.backbones.mf import MF
 from recframe.backbones.pop import Pop
+from recframe.backbones.preference import Preference
 from recframe.backbones.rnn import RNN
 from recframe.backbones.sasrec import SASRec
 from recframe.backbones.zeroshot import ZeroShot
@@ -24,5 +25,6 @@ BACKBONES.register("sasrec")(SASRec)
 BACKBONES.register("gpt2")(GPT2)
 BACKBONES.register("zeroshot")(ZeroShot)
 BACKBONES.register("lm")(LM)
+BACKBONES.register("preference")(Preference)
 
 __all__ = ["BACKBONES", "Backbone"]

@@ -13,8 +13,11 @@ from recframe.data import interactions as ix
 from recframe.data.batching import BatchIndexSampler, EvalUsers, RatedPairs, SequenceWindows, UserItemPairs
 from recframe.data.cold import hold_out_items
 from recframe.data.histories import Histories
+from recframe.data.like import LikeBatches, LikeExamples, like_examples, split_like
 from recframe.data.negatives import sample_negatives
 from recframe.data.splits import SPLITS, TEST, TRAIN, VALID, check_nonempty, summarize
+
+FEEDBACK = ("implicit", "rating", "like")
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,10 @@ class RecDataModule(pl.LightningDataModule):
         sequential: build ``history``/``labels`` windows (sequence backbones) or (user, item) pairs.
         split: a registered split protocol (``leave_one_out``, ``temporal``, ``ratio``).
         split_args: keyword arguments of that protocol, e.g. ``{ratios: [0.8, 0.1, 0.1]}``.
-        feedback: ``implicit`` (rank the catalogue; the default) or ``rating`` (predict each held-out
-            rating: training pairs carry ratings, evaluation reports RMSE and MAE).
+        feedback: ``implicit`` (rank the catalogue; the default), ``rating`` (predict each held-out
+            rating: training pairs carry ratings, evaluation reports RMSE and MAE) or ``like``
+            (TALLRec's "will the user like the target?" from the previous ``like_window`` ratings,
+            :mod:`recframe.data.like`; evaluation reports AUC).
         min_rating: keep interactions rated at least this (implicit feedback); None keeps all.
         k_core: iteratively keep users and items with at least this many interactions; None skips.
         duplicates: repeated (user, item) pairs: ``keep``, ``first``, ``last`` or ``error``.
@@ -91,6 +96,11 @@ class RecDataModule(pl.LightningDataModule):
         cold_items: hold this share of the items out of training entirely (the cold-item protocol of
             :mod:`recframe.data.cold`); their test interactions are the cold targets. None = off.
         cold_seed: seed of the cold-item draw, fixed across training seeds.
+        like_window / like_threshold / like_keep_last / like_shares: the like protocol's history
+            length, like threshold (rating > threshold), how many of the last examples are kept, and
+            the train and validation shares (the rest is test).
+        like_train_samples: train on this many examples drawn (with ``seed``) from the training
+            share (TALLRec's 16 / 64 / 256); None uses them all.
         seed: shuffling seed (each epoch uses ``[seed, epoch]``).
     """
 
@@ -117,6 +127,11 @@ class RecDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         cold_items: float | None = None,
         cold_seed: int = 0,
+        like_window: int = 10,
+        like_threshold: float = 3.0,
+        like_keep_last: int | None = 10000,
+        like_shares: list[float] = (0.8, 0.1),
+        like_train_samples: int | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -148,11 +163,29 @@ class RecDataModule(pl.LightningDataModule):
             raise ValueError(f"eval_negatives must be >= 1 or null (full ranking), got {eval_negatives}")
         self.eval_negatives, self.eval_sampling, self.eval_seed = eval_negatives, eval_sampling, eval_seed
         self.stage = SPLITS.get(split)(self.log_, **(split_args or {}))
-        if feedback not in ("implicit", "rating"):
-            raise ValueError(f"unknown feedback {feedback!r}; known: ['implicit', 'rating']")
+        if feedback not in FEEDBACK:
+            raise ValueError(f"unknown feedback {feedback!r}; known: {list(FEEDBACK)}")
         if feedback == "rating" and sequential:
             raise ValueError("feedback 'rating' (rating prediction) needs a non-sequential backbone such as mf")
         self.feedback = feedback
+        self.like: dict[str, LikeExamples] | None = None
+        if feedback == "like":
+            if len(like_shares) != 2 or min(like_shares) <= 0 or sum(like_shares) >= 1:
+                raise ValueError(
+                    f"like_shares must be two positive train/val shares summing below 1, got {like_shares}"
+                )
+            if like_window > max_len:
+                raise ValueError(f"like_window {like_window} exceeds data.max_len {max_len}")
+            examples = like_examples(
+                log, self.log_.users, self.log_.items, window=like_window, threshold=like_threshold
+            )
+            self.like = split_like(
+                examples,
+                keep_last=like_keep_last,
+                shares=tuple(like_shares),
+                train_samples=like_train_samples,
+                seed=seed,
+            )
         self.cold, self.cold_report = None, None
         if cold_items is not None:
             if feedback == "rating":
@@ -227,6 +260,10 @@ class RecDataModule(pl.LightningDataModule):
         if self.cold_report:
             lines.append(f"  {self.cold_report}")
         lines.append(summarize(self.log_, self.stage, self.split_name))
+        if self.like is not None:
+            sizes = {k: len(v) for k, v in self.like.items()}
+            liked = {k: f"{v.label.mean():.1%}" for k, v in self.like.items()}
+            lines.append(f"  like protocol: examples {sizes}, liked share {liked}")
         for name, ev in self.eval_sets.items():
             cold = (
                 f"; {ev.cold_users:,} users with {name} targets but no history are not evaluated"
@@ -268,11 +305,15 @@ class RecDataModule(pl.LightningDataModule):
         return np.unique(users * self.spec.n_items + self.train.items)
 
     def train_dataset(self) -> Dataset:
+        if self.like is not None:
+            return LikeBatches(self.like["train"])
         if self.sequential:
             return SequenceWindows(self.train, self.max_len, self.train_windows)
         return UserItemPairs(self.train, self.train_ratings if self.feedback == "rating" else None)
 
     def eval_dataset(self, stage: str) -> Dataset:
+        if self.like is not None:
+            return LikeBatches(self.like[stage])
         if self.feedback == "rating":
             rows = self.stage == {"val": VALID, "test": TEST}[stage]
             return RatedPairs(self.log_.user[rows], self.log_.item[rows], self.log_.rating[rows])
