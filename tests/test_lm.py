@@ -83,3 +83,31 @@ def test_pretrained_causal_lm_loads_from_a_local_folder(spec, tmp_path, tiny_tok
 def test_bidirectional_encoders_are_refused(spec, tiny_bert):
     with pytest.raises(ValueError, match="causal"):
         BACKBONES.get("lm")(spec, dim=D, model=str(tiny_bert))
+
+
+def test_lora_trains_adapters_only_and_starts_from_the_base_model(spec, tmp_path, tiny_tokenizer):
+    pytest.importorskip("peft")
+    from transformers import AutoTokenizer, GPT2Config, GPT2Model
+
+    folder = tmp_path / "gpt2"
+    vocab = len(AutoTokenizer.from_pretrained(tiny_tokenizer))
+    GPT2Model(GPT2Config(vocab_size=vocab, n_positions=32, n_embd=8, n_layer=1, n_head=2)).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_tokenizer).save_pretrained(folder)
+    torch.manual_seed(0)
+    plain = BACKBONES.get("lm")(spec, dim=D, model=str(folder), item_tokens=3).eval()
+    torch.manual_seed(0)
+    adapted = BACKBONES.get("lm")(spec, dim=D, model=str(folder), item_tokens=3, lora={"r": 2}).eval()
+    adapted.project.load_state_dict(plain.project.state_dict())  # LoRA's init drew from the generator first
+    batch = {"history": torch.tensor([[1, 2, 5, 0], [3, 7, 0, 0]])}
+    with torch.no_grad():
+        assert torch.allclose(plain(batch), adapted(batch), atol=1e-6)  # LoRA's B starts at zero
+    trainable = [n for n, p in adapted.lm.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    base = {n: p.detach().clone() for n, p in adapted.lm.named_parameters() if not p.requires_grad}
+    optimiser = torch.optim.AdamW([p for p in adapted.parameters() if p.requires_grad], lr=0.1)
+    adapted.train()
+    adapted(batch).square().sum().backward()
+    optimiser.step()
+    assert all(torch.equal(p, base[n]) for n, p in adapted.lm.named_parameters() if not p.requires_grad)
+    with torch.no_grad():
+        assert not torch.allclose(plain.eval()(batch), adapted.eval()(batch), atol=1e-4)

@@ -77,6 +77,20 @@ def _causal_lm(
     return tok, lm
 
 
+def _with_lora(
+    lm: nn.Module, *, r: int = 8, alpha: float = 16.0, dropout: float = 0.0, targets: list[str] | None = None
+) -> nn.Module:
+    """``lm`` wrapped in LoRA adapters (its own weights frozen), via ``peft``."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError("backbone.lora needs the peft package: pip install peft") from err
+    if r < 1:
+        raise ValueError(f"lora r must be >= 1, got {r}")
+    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none")
+    return get_peft_model(lm, config)
+
+
 class LM(nn.Module):
     """History rendered as text -> causal LM -> state at each item's separator -> linear -> ``[B, T, D]``.
 
@@ -89,6 +103,9 @@ class LM(nn.Module):
         lm_dim / layers / heads / dropout: size of a GPT-2 built from config.
         tokenizer: tokenizer folder (default: MiniLM's WordPiece for ``gpt2``, the model's own otherwise).
         items: the item encoder settings of W (:mod:`recframe.text.items`); None = an ID table.
+        lora: fine-tune the LM through LoRA adapters (``peft``; ``pip install peft``) instead of all
+            its weights: ``{r: 8, alpha: 16, dropout: 0.0, targets: [c_attn]}`` (targets default to
+            peft's choice for the model type). The base weights stay frozen. None = full training.
     """
 
     sequential: ClassVar[bool] = True
@@ -107,6 +124,7 @@ class LM(nn.Module):
         dropout: float = 0.1,
         tokenizer: str | None = None,
         items: dict[str, Any] | None = None,
+        lora: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if item_tokens < 1:
@@ -126,6 +144,8 @@ class LM(nn.Module):
         tokens[:, -1], real[:, -1] = sep, True
         self.register_buffer("item_tokens", tokens, persistent=False)  # [I, L+1]
         self.register_buffer("item_real", real, persistent=False)  # [I, L+1]
+        if lora is not None:
+            self.lm = _with_lora(self.lm, **lora)
         self.project = nn.Linear(self.lm.config.hidden_size, dim)
         self.items = item_table(spec, dim, items, init=lambda w: nn.init.normal_(w, std=0.02))
         if items is None:
