@@ -19,6 +19,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 
 from recframe.backbones import BACKBONES
+from recframe.backbones.contract import RatingClassifier
 from recframe.callbacks import BatchSeeder, ResumeBatches
 from recframe.config import ConfigError, apply_overrides, validate
 from recframe.data import DATASETS
@@ -55,10 +56,17 @@ def build_module(cfg: dict[str, Any], data: RecDataModule, experiment: str) -> R
     loss_kwargs = dict(cfg["loss"])
     loss = functools.partial(LOSSES.get(loss_kwargs.pop("name")), **loss_kwargs)
     meta = {"experiment": experiment, "config": cfg, "fingerprint": data.fingerprint}
+    classifier = isinstance(backbone, RatingClassifier)
+    if classifier and (data.feedback != "rating" or cfg["loss"]["name"] != "ce"):
+        raise ConfigError(
+            f"backbone {cfg['backbone']['name']!r} classifies (user, item) pairs into rating classes: it needs "
+            f"data.feedback=rating and loss.name=ce (cross-entropy over the classes), got "
+            f"{data.feedback!r} and {cfg['loss']['name']!r}"
+        )
     if data.feedback == "rating":
-        if "ratings" not in inspect.signature(LOSSES.get(cfg["loss"]["name"])).parameters:
+        if not classifier and "ratings" not in inspect.signature(LOSSES.get(cfg["loss"]["name"])).parameters:
             raise ConfigError(f"data.feedback=rating needs a rating loss (mse), not {cfg['loss']['name']!r}")
-        val_metrics, test_metrics = RatingMetrics(), RatingMetrics(data.spec, cfg["metrics"]["user_groups"])
+        val_metrics, test_metrics = RatingMetrics(data.spec), RatingMetrics(data.spec, cfg["metrics"]["user_groups"])
     elif data.feedback == "like":
         if cfg["run"]["monitor"] not in (None, *LIKE_MONITORS):
             raise ConfigError(

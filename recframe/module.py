@@ -11,6 +11,7 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor, nn
 
+from recframe.backbones.contract import RatingClassifier
 from recframe.data.interactions import PAD
 from recframe.metrics import mask_items, target_ranks
 from recframe.metrics.chunked import chunked_ranks
@@ -138,6 +139,10 @@ class RecModule(pl.LightningModule):
         """
         if "like" in batch:
             return nn.functional.binary_cross_entropy_with_logits(self.like_logits(batch), batch["like"])
+        if isinstance(self.backbone, RatingClassifier):  # cross-entropy over the rating classes
+            logits = self.backbone.rating_logits(batch["user"], batch["labels"][:, 0])
+            classes = self.metrics["val"].nearest_class(batch["ratings"][:, 0])
+            return nn.functional.cross_entropy(logits, classes)
         queries = self.backbone(batch)  # [B, T, D]
         labels = batch["labels"]  # [B, T]
         if self.backbone.sequential:
@@ -245,6 +250,10 @@ class RecModule(pl.LightningModule):
         suite = self.metrics[stage]
         if "like" in batch:
             suite.update(self.like_logits(batch), batch["like"])
+            return
+        if "ratings" in batch and isinstance(self.backbone, RatingClassifier):  # the most likely rating class
+            logits = self.backbone.rating_logits(batch["user"], batch["items"])
+            suite.update(suite.values[logits.argmax(1)], batch["ratings"], batch["user"], batch["items"])
             return
         if "ratings" in batch:  # rating prediction: ψ_u · W_i of each held-out (user, item)
             predicted = (self.backbone.query(batch) * self.backbone.item_embeddings()[batch["items"]]).sum(-1)

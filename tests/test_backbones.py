@@ -28,6 +28,9 @@ SMALL = {
 # pop: one column; zeroshot: the text model's width; preference: that width plus its bias column
 DIM = {name: D for name in SMALL} | {"pop": 1, "zeroshot": 6, "preference": 7}
 PARAMETER_FREE = ("pop", "zeroshot")
+# Rating classifiers read (user, item) pairs whole and rank nothing: tests/test_rating_text.py covers them.
+CLASSIFIERS = ("majority", "text_rating")
+RANKERS = [n for n in BACKBONES.names() if n not in CLASSIFIERS]
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +62,7 @@ def build(name: str, spec: DataSpec) -> torch.nn.Module:
 
 
 def test_every_backbone_has_small_settings():
-    assert set(SMALL) == set(BACKBONES.names())
+    assert set(SMALL) == set(RANKERS) and set(RANKERS) | set(CLASSIFIERS) == set(BACKBONES.names())
 
 
 @pytest.mark.parametrize("name", BACKBONES.names())
@@ -71,7 +74,7 @@ def test_registry_key_is_file_name_and_docstring_cites_paper(name):
     assert isinstance(cls.sequential, bool)
 
 
-@pytest.mark.parametrize("name", BACKBONES.names())
+@pytest.mark.parametrize("name", RANKERS)
 def test_shapes_and_pad_column(name, spec, batch):
     model = build(name, spec).eval()
     assert isinstance(model, Backbone)
@@ -84,7 +87,7 @@ def test_shapes_and_pad_column(name, spec, batch):
     assert torch.isneginf(scores[:, 0]).all() and torch.isfinite(scores[:, 1:]).all()
 
 
-@pytest.mark.parametrize("name", BACKBONES.names())
+@pytest.mark.parametrize("name", RANKERS)
 def test_trailing_padding_leaves_scores_unchanged(name, spec, batch):
     model = build(name, spec).eval()
     padded = dict(batch, history=torch.cat([batch["history"][:, :3], torch.zeros(B, 2, dtype=torch.long)], 1))
@@ -93,7 +96,7 @@ def test_trailing_padding_leaves_scores_unchanged(name, spec, batch):
         assert torch.allclose(model.score(padded), model.score(short), atol=1e-5)
 
 
-@pytest.mark.parametrize("name", [n for n in BACKBONES.names() if BACKBONES.get(n).sequential])
+@pytest.mark.parametrize("name", [n for n in RANKERS if BACKBONES.get(n).sequential])
 def test_causality(name, spec, batch):
     """Later items never change earlier outputs (the number of items may: see recency positions)."""
     model = build(name, spec).eval()
@@ -113,7 +116,7 @@ def test_recency_positions_match_left_padding():
     assert recency_positions(history).tolist() == [[2, 1, 0, 0], [0, 0, 0, 0]]
 
 
-@pytest.mark.parametrize("name", [n for n in BACKBONES.names() if n not in PARAMETER_FREE])
+@pytest.mark.parametrize("name", [n for n in RANKERS if n not in PARAMETER_FREE])
 def test_every_parameter_gets_a_gradient(name, spec, batch):
     model = build(name, spec).train()
     queries = model(batch)
@@ -127,7 +130,7 @@ def test_every_parameter_gets_a_gradient(name, spec, batch):
     assert [n for n in missing if not n.endswith("wte.weight")] == []
 
 
-@pytest.mark.parametrize("name", BACKBONES.names())
+@pytest.mark.parametrize("name", RANKERS)
 def test_eval_is_deterministic(name, spec, batch):
     model = build(name, spec).eval()
     with torch.no_grad():

@@ -31,6 +31,11 @@ def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path, dat
             raw.data.pop(key, None)
     if raw.get("metrics", {}).get("user_groups"):  # the synthetic world's user attributes
         raw.metrics.user_groups = ["gender", "activity"]
+    if raw.get("backbone", {}).get("name") in ("text_rating", "majority"):  # rating classifiers need 1-5 ratings
+        raw.dataset.rated = True
+        if raw.backbone.name == "text_rating":
+            raw.backbone.merge_with({"lm_dim": 8, "layers": 1, "user_tokens": 8, "item_tokens": 4})
+            raw.backbone.user_template, raw.backbone.item_template = "{gender}", "{title} {genre}"
     if raw.get("backbone", {}).get("name") == "lm":  # a smaller language model and tokenizer for speed
         raw.backbone.merge_with({"lm_dim": 8, "layers": 1, "item_tokens": 4})
         raw.backbone.template = "{title}"

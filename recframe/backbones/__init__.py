@@ -9,11 +9,13 @@ from __future__ import annotations
 from recframe.backbones.contract import Backbone
 from recframe.backbones.gpt2 import GPT2
 from recframe.backbones.lm import LM
+from recframe.backbones.majority import Majority
 from recframe.backbones.mf import MF
 from recframe.backbones.pop import Pop
 from recframe.backbones.preference import Preference
 from recframe.backbones.rnn import RNN
 from recframe.backbones.sasrec import SASRec
+from recframe.backbones.text_rating import TextRating
 from recframe.backbones.zeroshot import ZeroShot
 from recframe.registry import Registry
 
@@ -26,5 +28,7 @@ BACKBONES.register("gpt2")(GPT2)
 BACKBONES.register("zeroshot")(ZeroShot)
 BACKBONES.register("lm")(LM)
 BACKBONES.register("preference")(Preference)
+BACKBONES.register("majority")(Majority)
+BACKBONES.register("text_rating")(TextRating)
 
 __all__ = ["BACKBONES", "Backbone"]

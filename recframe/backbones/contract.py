@@ -42,6 +42,20 @@ class Backbone(Protocol):
         ...
 
 
+@runtime_checkable
+class RatingClassifier(Protocol):
+    """A rating-prediction model that reads a (user, item) pair as a whole and outputs class logits.
+
+    It is not a ψ · Wᵀ ranker: the pair interaction happens inside the model (a language model over
+    the user's and the item's text). Under ``data.feedback: rating`` the module trains it with
+    cross-entropy over the rating classes ``spec.rating_values`` and predicts the argmax class.
+    """
+
+    def rating_logits(self, users: Tensor, items: Tensor) -> Tensor:
+        """Logits ``[B, C]`` over the C rating classes of the pairs ``(users [B], items [B])``."""
+        ...
+
+
 def last_query(queries: Tensor, batch: dict[str, Tensor]) -> Tensor:
     """Pick each row's query at its last real ``history`` position: ``[B, T, D] -> [B, D]``."""
     last = (batch["history"] != PAD).sum(1).clamp(min=1) - 1  # [B]

@@ -31,7 +31,7 @@ from recframe.text.items import item_table
 from recframe.text.templates import render
 
 
-def _causal_lm(
+def causal_lm(
     model: str, tokenizer: str | None, n_positions: int, lm_dim: int, layers: int, heads: int, dropout: float
 ):
     """``(tokenizer, transformer)``: a GPT-2 built from config (``model="gpt2"``) or a pretrained causal LM."""
@@ -77,7 +77,7 @@ def _causal_lm(
     return tok, lm
 
 
-def _with_lora(
+def with_lora(
     lm: nn.Module, *, r: int = 8, alpha: float = 16.0, dropout: float = 0.0, targets: list[str] | None = None
 ) -> nn.Module:
     """``lm`` wrapped in LoRA adapters (its own weights frozen), via ``peft``."""
@@ -130,7 +130,7 @@ class LM(nn.Module):
         if item_tokens < 1:
             raise ValueError(f"lm item_tokens must be >= 1, got {item_tokens}")
         width = item_tokens + 1  # the item's tokens and its separator
-        self.tokenizer, self.lm = _causal_lm(model, tokenizer, spec.max_len * width, lm_dim, layers, heads, dropout)
+        self.tokenizer, self.lm = causal_lm(model, tokenizer, spec.max_len * width, lm_dim, layers, heads, dropout)
         texts, _ = render(spec.item_info, template, spec.n_items)
         ids = self.tokenizer(texts, add_special_tokens=False, truncation=True, max_length=item_tokens)["input_ids"]
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -145,7 +145,7 @@ class LM(nn.Module):
         self.register_buffer("item_tokens", tokens, persistent=False)  # [I, L+1]
         self.register_buffer("item_real", real, persistent=False)  # [I, L+1]
         if lora is not None:
-            self.lm = _with_lora(self.lm, **lora)
+            self.lm = with_lora(self.lm, **lora)
         self.project = nn.Linear(self.lm.config.hidden_size, dim)
         self.items = item_table(spec, dim, items, init=lambda w: nn.init.normal_(w, std=0.02))
         if items is None:

@@ -39,6 +39,10 @@ class DataSpec:
             for side information keyed by raw id (precomputed item vectors).
         cold_items: bool ``[n_items]``, the items held out of training by the cold-item protocol
             (:mod:`recframe.data.cold`), or None.
+        train_items: each user's training items, oldest first (text backbones render a user's
+            most recent ones).
+        rating_values: the distinct training ratings, sorted (the rating classes, e.g. 1..5).
+        rating_counts: how many training ratings have each of those values.
     """
 
     n_users: int
@@ -53,6 +57,9 @@ class DataSpec:
     name: str = "data"
     item_ids: np.ndarray | None = field(default=None, repr=False)
     cold_items: np.ndarray | None = field(default=None, repr=False)
+    train_items: Histories | None = field(default=None, repr=False)
+    rating_values: np.ndarray | None = field(default=None, repr=False)
+    rating_counts: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -218,6 +225,8 @@ class RecDataModule(pl.LightningDataModule):
             enc.name,
             enc.items.raw,
             self.cold,
+            self.train,
+            *np.unique(self.train_ratings, return_counts=True),
         )
         self._rank, self._world = 0, 1
         self.skip_train_batches = 0  # set when resuming mid-epoch (recframe.callbacks.ResumeBatches)

@@ -26,6 +26,7 @@ def synthetic(
     p_follow: float = 0.6,
     zipf: float = 1.0,
     genre_boost: float = 4.0,
+    rated: bool = False,
     seed: int = 0,
 ) -> Interactions:
     """Generate the log; raw ids are ``1..n_users`` and ``1..n_items``.
@@ -38,6 +39,9 @@ def synthetic(
         p_follow: probability that the next item is the last item's fixed successor.
         zipf: exponent of the popularity skew (0 = uniform).
         genre_boost: taste multiplier for items of the group's genre.
+        rated: give explicit 1-5 ratings (mostly 4-5 for the group's genre, 1-3 otherwise) instead of
+            1.0, for the rating-prediction protocols; drawn from their own stream of ``seed``, so the
+            interactions are the same either way.
         seed: the only random source.
     """
     if not (n_users >= 1 and n_items >= 2 and n_groups >= 1 and 2 <= min_length <= max_length):
@@ -85,10 +89,15 @@ def synthetic(
         {"group": [f"group{g}" for g in group], "gender": gender, "length": lengths},
         index=pd.Index(np.arange(1, n_users + 1), name="user"),
     )
+    ratings = np.ones(len(users), dtype=np.float32)
+    if rated:
+        liked = genre[items - 1] == group[users - 1]
+        draw = np.random.default_rng([seed, 1]).random(len(users))
+        ratings = np.where(liked, 4 + (draw < 0.6), 1 + np.floor(draw * 3)).astype(np.float32)
     return Interactions(
         user=users,
         item=items,
-        rating=np.ones(len(users), dtype=np.float32),
+        rating=ratings,
         timestamp=times.astype(np.int64),
         items=item_table,
         users=user_table,
