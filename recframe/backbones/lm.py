@@ -57,6 +57,7 @@ def causal_lm(
             bos_token_id=None,
             eos_token_id=None,
             pad_token_id=tok.pad_token_id,
+            activation_function="gelu",  # exact GELU, one fused kernel (GPT-2's tanh form is ~5 eager ops)
             attn_implementation="sdpa",
         )
         return tok, GPT2Model(config)
