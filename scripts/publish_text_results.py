@@ -37,9 +37,13 @@ STUDIES = {
         ["ml-100k/tallrec", "ml-100k/tallrec-share", "ml-100k/tallrec-sasrec", "ml-100k/tallrec-zeroshot"],
         ["test/auc", "test/accuracy"],
     ),
+    "Rating classification on ML-100K (fold 0 of the random 5-fold split)": (
+        ["ml-100k/majority-rating", "ml-100k/mf-rating", "ml-100k/gpt2-rating-text"],
+        ["test/accuracy", "test/macro_f1", "test/rmse", "test/mae"],
+    ),
 }  # fmt: skip
 RECORDS = ("config.yaml", "run.json", "metrics.json")
-VARYING = ("data.like_train_samples",)  # settings that make separate rows of one experiment
+VARYING = ("data.like_train_samples", "backbone.items.id_dropout", "data.split_args.val_ratio")  # settings that make separate rows of one experiment
 
 
 def setting(run_dir: Path) -> str:

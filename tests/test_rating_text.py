@@ -84,7 +84,7 @@ def test_text_rating_trains_with_cross_entropy_and_predicts_classes(data_env):
     assert torch.allclose(module.training_loss(batch), expected, atol=1e-5)
     module.train()
     optimiser = module.configure_optimizers()
-    first = float(expected)
+    first = float(expected.detach())
     for _ in range(80):
         optimiser.zero_grad()
         module.training_loss(batch).backward()

@@ -309,3 +309,33 @@ def test_minilm_from_pypi_encodes_meaningfully(data_env):
         )
     assert torch.allclose(v.norm(dim=1), torch.ones(3), atol=1e-5)
     assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.1
+
+
+def test_encoding_runs_in_batches_and_never_sees_the_whole_catalogue(tiny_bert, monkeypatch):
+    enc = TextEncoder(str(tiny_bert))
+    seen = []
+    real = enc.model.forward
+
+    def recording(*args, **kwargs):
+        seen.append(tuple(kwargs["input_ids"].shape))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(enc.model, "forward", recording)
+    texts = [f"film {k % 10}" for k in range(11)]
+    out = enc.encode(texts, batch_size=4, progress=False)
+    assert out.shape == (11, 6) and [rows for rows, _ in seen] == [4, 4, 3]
+
+
+def test_id_dropout_only_acts_while_training(spec):
+    torch.manual_seed(0)
+    enc = ItemEncoder(spec, D, attributes=["genres"], id_dropout=0.5)
+    attributes_only = enc.attributes["genres"](enc.all_ids)
+    enc.eval()
+    assert torch.equal(enc.weight, enc.weight)  # deterministic, ID part always on
+    assert not torch.allclose(enc.weight[1:], attributes_only[1:])
+    enc.train()
+    table = enc.weight
+    dropped = torch.isclose(table, attributes_only).all(1)[1:]  # rows whose ID part was zeroed
+    assert 0 < int(dropped.sum()) < I - 1
+    with pytest.raises(ValueError, match=r"id_dropout must be in \[0, 1\)"):
+        ItemEncoder(spec, D, id_dropout=1.0)

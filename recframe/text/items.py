@@ -120,6 +120,9 @@ class ItemEncoder(nn.Module):
         vectors: settings of :func:`recframe.text.vectors.load_vectors` (``path`` required).
         fusion: ``sum`` of the parts, ``concat`` then a linear projection, or ``gated`` (a softmax
             gate per item over the parts, computed from their concatenation).
+        id_dropout: while training, zero an item's ID part with this probability (per lookup), so
+            the side-information parts learn to score items alone — what a cold item, whose ID part
+            is always zero, needs (DropoutNet: Volkovs, Yu & Poutanen, NeurIPS 2017).
         init: initialiser of the ID embedding's weight (the backbone's own scheme).
     """
 
@@ -133,11 +136,15 @@ class ItemEncoder(nn.Module):
         attributes: list[str] = (),
         vectors: dict[str, Any] | None = None,
         fusion: str = "sum",
+        id_dropout: float = 0.0,
         init: Callable[[Tensor], Any] | None = None,
     ) -> None:
         super().__init__()
         if fusion not in FUSIONS:
             raise ValueError(f"unknown item fusion {fusion!r}; known: {list(FUSIONS)}")
+        if not 0.0 <= id_dropout < 1.0:
+            raise ValueError(f"items.id_dropout must be in [0, 1), got {id_dropout}")
+        self.id_dropout = id_dropout
         self.fusion, self.report = fusion, []
         self.register_buffer("all_ids", torch.arange(spec.n_items), persistent=False)
         self.id = nn.Embedding(spec.n_items, dim, padding_idx=PAD) if id else None
@@ -183,7 +190,10 @@ class ItemEncoder(nn.Module):
         """Fused vectors ``[..., D]`` of item ids ``[...]``; PAD rows are zero."""
         parts = [part(ids) for part in self.parts()]  # each [..., D]
         if self.id is not None:
-            parts[0] = parts[0] * self.id_known[ids].unsqueeze(-1)
+            keep = self.id_known[ids]
+            if self.training and self.id_dropout:
+                keep = keep & (torch.rand(ids.shape, device=ids.device) >= self.id_dropout)
+            parts[0] = parts[0] * keep.unsqueeze(-1)
         if self.fusion == "sum":
             out = torch.stack(parts).sum(0)
         elif self.fusion == "concat":
