@@ -43,7 +43,8 @@ STUDIES = {
     ),
 }  # fmt: skip
 RECORDS = ("config.yaml", "run.json", "metrics.json")
-VARYING = ("data.like_train_samples", "backbone.items.id_dropout", "data.split_args.val_ratio")  # settings that make separate rows of one experiment
+# settings that make separate rows of one experiment
+VARYING = ("data.like_train_samples", "backbone.items.id_dropout", "data.split_args.val_ratio")
 
 
 def setting(run_dir: Path) -> str:
