@@ -44,7 +44,7 @@ STUDIES = {
 }  # fmt: skip
 RECORDS = ("config.yaml", "run.json", "metrics.json")
 # settings that make separate rows of one experiment
-VARYING = ("data.like_train_samples", "backbone.items.id_dropout", "data.split_args.val_ratio")
+VARYING = ("data.like_train_samples", "backbone.items.id_dropout", "data.split_args.val_ratio", "module.lr")
 
 
 def setting(run_dir: Path) -> str:
