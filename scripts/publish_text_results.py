@@ -4,9 +4,10 @@ Copies each finished run's small records (``config.yaml``, ``run.json``, ``metri
 experiments below to ``<out>/runs/<experiment>/<run id>/`` and writes ``<out>/results.md``: one table
 per study, mean ± std over seeds, generated from those records only (never typed by hand). Runs of
 one experiment with different settings (TALLRec's sample sizes) are separate rows, told apart by the
-overrides that differ; runs from a dirty tree are listed and marked.
+overrides that differ. Runs started from a tree with uncommitted changes are left out (a headline
+needs a commit that reproduces it) unless ``--include-dirty``; several ``--runs`` roots may be given.
 
-Run: python scripts/publish_text_results.py --runs runs [--out docs/text-results]
+Run: python scripts/publish_text_results.py --runs runs [--runs other/runs] [--out docs/text-results]
 """
 
 from __future__ import annotations
@@ -64,12 +65,13 @@ def fmt(values: list[float]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", required=True, type=Path)
+    p.add_argument("--runs", required=True, type=Path, action="append", help="a runs root (repeatable)")
+    p.add_argument("--include-dirty", action="store_true", help="also publish runs from a dirty tree")
     p.add_argument("--out", default=Path("docs/text-results"), type=Path)
     args = p.parse_args()
-    records = results.rescan(args.runs)
+    records = [r for root in args.runs for r in results.rescan(root)]
     wanted = {e for experiments, _ in STUDIES.values() for e in experiments}
-    chosen = [r for r in records if r["experiment"] in wanted]
+    chosen = [r for r in records if r["experiment"] in wanted and (args.include_dirty or r["git_dirty"] is False)]
     shutil.rmtree(args.out / "runs", ignore_errors=True)
     for r in chosen:
         target = args.out / "runs" / r["experiment"] / r["id"]
