@@ -80,6 +80,8 @@ def main() -> None:
     summary = {
         "date": dt.date.today().isoformat(),
         "threads": os.environ.get("OMP_NUM_THREADS", "default"),
+        "load_average_1min": round(os.getloadavg()[0], 2),  # other jobs on the machine inflate the times
+        "cpus": os.cpu_count(),
         "template": TEMPLATE,
         "phases": rows,
         "titles_per_second": round(first["titles"] / first["build_seconds"], 1),
@@ -89,6 +91,8 @@ def main() -> None:
         f"# Text encoding benchmark ({summary['date']}, OMP_NUM_THREADS={summary['threads']})",
         "",
         f"ML-latest-small catalogue: {first['titles']:,} titles, template `{TEMPLATE}`, MiniLM ({first['dim']}-d).",
+        f"Load average {summary['load_average_1min']} on {summary['cpus']} CPUs when it finished (other jobs inflate"
+        " the first build's time; the ratio is measured side by side).",
         "",
         "| phase | text features built in | peak RSS |",
         "|---|---|---|",
