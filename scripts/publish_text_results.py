@@ -48,10 +48,21 @@ RECORDS = ("config.yaml", "run.json", "metrics.json")
 VARYING = ("data.like_train_samples", "backbone.items.id_dropout", "data.split_args.val_ratio", "module.lr")
 
 
-def setting(run_dir: Path) -> str:
+def settings(run_dir: Path) -> dict[str, str]:
+    """The :data:`VARYING` values of a run (keys it does not set are absent)."""
     cfg = OmegaConf.load(run_dir / "config.yaml")
-    parts = [f"{key.split('.')[-1]}={OmegaConf.select(cfg, key)}" for key in VARYING if OmegaConf.select(cfg, key)]
-    return ", ".join(parts)
+    values = {key.split(".")[-1]: OmegaConf.select(cfg, key) for key in VARYING}
+    return {k: str(v) for k, v in values.items() if v is not None}
+
+
+def label_settings(records: list[dict]) -> None:
+    """``record["setting"]``: the settings that differ between runs of the same experiment."""
+    for experiment in {r["experiment"] for r in records}:
+        group = [r for r in records if r["experiment"] == experiment]
+        keys = sorted({k for r in group for k in r["settings"]})
+        differ = [k for k in keys if len({r["settings"].get(k) for r in group}) > 1]
+        for r in group:
+            r["setting"] = ", ".join(f"{k}={r['settings'].get(k, '–')}" for k in differ)
 
 
 def fmt(values: list[float]) -> str:
@@ -69,7 +80,7 @@ def main() -> None:
     p.add_argument("--include-dirty", action="store_true", help="also publish runs from a dirty tree")
     p.add_argument("--out", default=Path("docs/text-results"), type=Path)
     args = p.parse_args()
-    records = [r for root in args.runs for r in results.rescan(root)]
+    records = [r for root in args.runs for p in sorted(root.rglob("run.json")) if (r := results.summary(p.parent))]
     wanted = {e for experiments, _ in STUDIES.values() for e in experiments}
     chosen = [r for r in records if r["experiment"] in wanted and (args.include_dirty or r["git_dirty"] is False)]
     shutil.rmtree(args.out / "runs", ignore_errors=True)
@@ -78,7 +89,8 @@ def main() -> None:
         target.mkdir(parents=True)
         for name in RECORDS:
             shutil.copy2(Path(r["path"]) / name, target / name)
-        r["setting"], r["path"] = setting(target), str(target)
+        r["settings"], r["path"] = settings(target), str(target)
+    label_settings(chosen)
     lines = [
         "# Text-layer results",
         "",
