@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -107,3 +110,16 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer: Path) ->
     BertModel(config).save_pretrained(folder)
     AutoTokenizer.from_pretrained(tiny_tokenizer).save_pretrained(folder)
     return folder
+
+
+def wandb_summary(wandb_dir: str) -> dict:
+    """The summary of the offline W&B run in a run record's ``wandb_dir`` (read with ``wandb leet``)."""
+    wandb_run = next(Path(wandb_dir).parent.glob("offline-run-*"))
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--summary", "--json", str(wandb_run)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["summary"]

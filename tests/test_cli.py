@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import wandb_summary
 
 from recframe import cli, engine
 
@@ -53,15 +54,7 @@ def test_fit_writes_a_complete_run_directory(fitted):
 
 def test_metrics_read_back_from_offline_wandb_run(fitted):
     record = json.loads((fitted / "run.json").read_text())
-    wandb_run = next(Path(record["wandb_dir"]).parent.glob("offline-run-*"))
-    out = subprocess.run(
-        [str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--summary", "--json", str(wandb_run)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    summary = json.loads(out.stdout)["summary"]
+    summary = wandb_summary(record["wandb_dir"])
     metrics = json.loads((fitted / "metrics.json").read_text())
     for key in ("test/ndcg@10", "test/hr@10", "val/ndcg@10"):
         assert summary[key] == pytest.approx(metrics[key], abs=1e-6), key

@@ -4,13 +4,11 @@ and are reported apart from warm ones; the cold-user slice."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import wandb_summary
 
 from recframe import engine
 from recframe.config import load_config
@@ -154,13 +152,6 @@ def test_fit_reports_cold_and_warm_metrics_in_metrics_json_and_wandb(tmp_path, t
     record = json.loads((run.dir / "run.json").read_text())
     assert any(line.startswith("text '{title} {genre}'") for line in record["item_encoder"])
     assert "cold items: 12 of 60 items" in record["data_summary"]
-    wandb_run = next(Path(record["wandb_dir"]).parent.glob("offline-run-*"))
-    out = subprocess.run(
-        [str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--summary", "--json", str(wandb_run)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    summary = json.loads(out.stdout)["summary"]
+    summary = wandb_summary(record["wandb_dir"])
     for key in ("test/cold/ndcg@10", "test/warm/hr@10"):
         assert summary[key] == pytest.approx(saved[key], abs=1e-6), key

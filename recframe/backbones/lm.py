@@ -35,32 +35,14 @@ def causal_lm(
     model: str, tokenizer: str | None, n_positions: int, lm_dim: int, layers: int, heads: int, dropout: float
 ):
     """``(tokenizer, transformer)``: a GPT-2 built from config (``model="gpt2"``) or a pretrained causal LM."""
-    from transformers import AutoModel, AutoTokenizer, GPT2Config, GPT2Model
+    from transformers import AutoModel, AutoTokenizer
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-    from recframe.text.encoder import minilm_path
+    from recframe.text.encoder import gpt2_from_config, minilm_path
 
     if model == "gpt2":
         tok = AutoTokenizer.from_pretrained(str(Path(tokenizer) if tokenizer else minilm_path()))
-        if lm_dim % heads:
-            raise ValueError(f"lm lm_dim {lm_dim} is not divisible by heads {heads}")
-        config = GPT2Config(
-            vocab_size=len(tok),
-            n_positions=n_positions,
-            n_embd=lm_dim,
-            n_layer=layers,
-            n_head=heads,
-            resid_pdrop=dropout,
-            embd_pdrop=dropout,
-            attn_pdrop=dropout,
-            use_cache=False,
-            bos_token_id=None,
-            eos_token_id=None,
-            pad_token_id=tok.pad_token_id,
-            activation_function="gelu",  # exact GELU, one fused kernel (GPT-2's tanh form is ~5 eager ops)
-            attn_implementation="sdpa",
-        )
-        return tok, GPT2Model(config)
+        return tok, gpt2_from_config(len(tok), tok.pad_token_id, n_positions, lm_dim, layers, heads, dropout)
     try:
         tok, lm = AutoTokenizer.from_pretrained(tokenizer or model), AutoModel.from_pretrained(model)
     except OSError as err:
@@ -90,6 +72,22 @@ def with_lora(
         raise ValueError(f"lora r must be >= 1, got {r}")
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none")
     return get_peft_model(lm, config)
+
+
+def token_chunks(tokenizer, texts: list[str], width: int) -> tuple[Tensor, Tensor]:
+    """Each text's token ids ``[N, width + 1]`` (at most ``width`` tokens, right-padded, then a separator)
+    and their real-token mask; the separator is the tokenizer's, or its end-of-text token."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    sep = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    if sep is None:
+        raise ValueError("the tokenizer has neither a separator nor an end-of-text token")
+    ids = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=width)["input_ids"]
+    tokens = torch.full((len(texts), width + 1), pad, dtype=torch.long)
+    real = torch.zeros(len(texts), width + 1, dtype=torch.bool)
+    for row, part in enumerate(ids):
+        tokens[row, : len(part)], real[row, : len(part)] = torch.tensor(part, dtype=torch.long), True
+    tokens[:, -1], real[:, -1] = sep, True
+    return tokens, real
 
 
 class LM(nn.Module):
@@ -133,16 +131,7 @@ class LM(nn.Module):
         width = item_tokens + 1  # the item's tokens and its separator
         self.tokenizer, self.lm = causal_lm(model, tokenizer, spec.max_len * width, lm_dim, layers, heads, dropout)
         texts, _ = render(spec.item_info, template, spec.n_items)
-        ids = self.tokenizer(texts, add_special_tokens=False, truncation=True, max_length=item_tokens)["input_ids"]
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        sep = self.tokenizer.sep_token_id if self.tokenizer.sep_token_id is not None else self.tokenizer.eos_token_id
-        if sep is None:
-            raise ValueError(f"the tokenizer of {model!r} has neither a separator nor an end-of-text token")
-        tokens = torch.full((spec.n_items, width), pad, dtype=torch.long)
-        real = torch.zeros(spec.n_items, width, dtype=torch.bool)
-        for item, row in enumerate(ids):
-            tokens[item, : len(row)], real[item, : len(row)] = torch.tensor(row, dtype=torch.long), True
-        tokens[:, -1], real[:, -1] = sep, True
+        tokens, real = token_chunks(self.tokenizer, texts, item_tokens)
         self.register_buffer("item_tokens", tokens, persistent=False)  # [I, L+1]
         self.register_buffer("item_real", real, persistent=False)  # [I, L+1]
         if lora is not None:

@@ -22,22 +22,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from recframe.backbones.lm import causal_lm, with_lora
+from recframe.backbones.lm import causal_lm, token_chunks, with_lora
 from recframe.data.datamodule import DataSpec
 from recframe.text.templates import render
-
-
-def _chunks(tokenizer, texts: list[str], width: int) -> tuple[Tensor, Tensor]:
-    """Token ids ``[N, width + 1]`` (last column a separator) and their real-token mask."""
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    sep = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
-    ids = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=width)["input_ids"]
-    tokens = torch.full((len(texts), width + 1), pad, dtype=torch.long)
-    real = torch.zeros(len(texts), width + 1, dtype=torch.bool)
-    for row, part in enumerate(ids):
-        tokens[row, : len(part)], real[row, : len(part)] = torch.tensor(part, dtype=torch.long), True
-    tokens[:, -1], real[:, -1] = sep, True
-    return tokens, real
 
 
 class TextRating(nn.Module):
@@ -96,8 +83,8 @@ class TextRating(nn.Module):
             last = items[max(indptr[u], indptr[u + 1] - recent) : indptr[u + 1]][::-1]  # most recent first
             named = "; ".join(titles[i] for i in last if titles[i])
             users[u] = f"{users[u]}. Recently rated: {named}." if named else users[u]
-        user_tok, user_real = _chunks(self.tokenizer, users, user_tokens)
-        item_tok, item_real = _chunks(
+        user_tok, user_real = token_chunks(self.tokenizer, users, user_tokens)
+        item_tok, item_real = token_chunks(
             self.tokenizer, render(spec.item_info, item_template, spec.n_items)[0], item_tokens
         )
         self.register_buffer("user_tokens", user_tok, persistent=False)  # [U, Lu + 1]

@@ -101,7 +101,7 @@ class TextEncoder(nn.Module):
         self.max_length, self.source = max_length, model
         if model == "gpt2":
             self.tokenizer = AutoTokenizer.from_pretrained(str(Path(tokenizer) if tokenizer else minilm_path()))
-            self.model = _gpt2_from_config(
+            self.model = gpt2_from_config(
                 len(self.tokenizer), self.tokenizer.pad_token_id, max_length, dim, layers, heads
             )
             self.identity = f"gpt2-config(dim={dim},layers={layers},heads={heads},vocab={len(self.tokenizer)})"
@@ -175,22 +175,28 @@ class TextEncoder(nn.Module):
         return out
 
 
-def _gpt2_from_config(vocab: int, pad_id: int | None, max_length: int, dim: int, layers: int, heads: int) -> nn.Module:
-    """A fresh ``GPT2Model`` over a tokenizer's vocabulary (recframe's names translated here)."""
+def gpt2_from_config(
+    vocab: int, pad_id: int | None, n_positions: int, dim: int, layers: int, heads: int, dropout: float = 0.1
+) -> nn.Module:
+    """A fresh ``GPT2Model`` over a tokenizer's vocabulary; recframe's names are translated here, once."""
     from transformers import GPT2Config, GPT2Model
 
     if dim % heads:
-        raise ValueError(f"gpt2 text encoder dim {dim} is not divisible by heads {heads}")
+        raise ValueError(f"gpt2 dim {dim} is not divisible by heads {heads}")
     config = GPT2Config(
         vocab_size=vocab,
-        n_positions=max_length,
+        n_positions=n_positions,
         n_embd=dim,
         n_layer=layers,
         n_head=heads,
+        resid_pdrop=dropout,
+        embd_pdrop=dropout,
+        attn_pdrop=dropout,
         use_cache=False,
         bos_token_id=None,
         eos_token_id=None,
         pad_token_id=pad_id,
+        activation_function="gelu",  # exact GELU, one fused kernel (GPT-2's tanh form is ~5 eager ops)
         attn_implementation="sdpa",
     )
     return GPT2Model(config)
