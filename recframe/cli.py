@@ -1,4 +1,4 @@
-"""``python -m recframe <command>``: fit, validate, test, predict, list.
+"""``python -m recframe <command>``: fit, validate, test, predict, evaluate-conversation, reproduce, list, ...
 
 Heavy libraries (torch, Lightning) are imported inside the commands, so ``list`` and ``--help``
 answer at once.
@@ -115,6 +115,41 @@ def cmd_predict(args: argparse.Namespace) -> int:
     users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
     n = engine.predict(args.target, args.top_k, Path(args.output), args.overrides, users=users)
     console.print(f"wrote top-{args.top_k} items for {n:,} users to {args.output}")
+    return 0
+
+
+def cmd_evaluate_conversation(args: argparse.Namespace) -> int:
+    from recframe.conversation.evaluate import HEADLINE, evaluate_conversation
+
+    run, table = evaluate_conversation(args.target, args.overrides, echo=console.print)
+    out = Table(title=escape(f"turn-level test metrics of {run.record().get('experiment')} (run {run.id})"))
+    out.add_column("variant")
+    for name in HEADLINE:
+        out.add_column(name.removeprefix("exposure/"), justify="right")
+    for variant, values in table.items():
+        out.add_row(variant, *(f"{values[n]:.4f}" if n in values else "—" for n in HEADLINE))
+    console.print(out)
+    console.print(f"run directory: {run.dir}")
+    return 0
+
+
+def cmd_sentiment(args: argparse.Namespace) -> int:
+    from recframe.conversation.sentiment import sentiment_report
+    from recframe.runs import write_json
+
+    report = sentiment_report(args.experiment, args.overrides, model=args.model)
+    table = Table(title=escape(f"seeker sentiment on the {report['dataset']} test dialogues ({args.model})"))
+    for column in ("model", "accuracy", "macro-F1", "F1 liked", "F1 disliked", "F1 unknown"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in ("classifier", "majority"):
+        r = report[row]
+        cells = [r["accuracy"], r["macro_f1"], r["f1/liked"], r["f1/disliked"], r["f1/unknown"]]
+        table.add_row(row, *(f"{v:.4f}" for v in cells))
+    console.print(table)
+    console.print(f"test mentions per class: {report['test_counts']}; trained on {report['train_mentions']['n']:,}")
+    if args.output:
+        write_json(Path(args.output), report)
+        console.print(f"wrote {args.output}")
     return 0
 
 
@@ -247,6 +282,23 @@ def parser() -> argparse.ArgumentParser:
     pred.add_argument("--users", help="comma-separated raw user ids (default: every test user)")
     pred.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     pred.set_defaults(func=cmd_predict)
+
+    conv = sub.add_parser(
+        "evaluate-conversation",
+        help="fit a conversational experiment (or reuse a run) and test it under both variants (dedup, all)",
+    )
+    conv.add_argument("target", help="experiment name under experiments/, or a run directory to re-test")
+    conv.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    conv.set_defaults(func=cmd_evaluate_conversation)
+
+    sent = sub.add_parser(
+        "sentiment", help="train the seeker-sentiment classifier on a conversational dataset and score its test split"
+    )
+    sent.add_argument("experiment", help="a conversational experiment (its dataset section is used)")
+    sent.add_argument("--model", default="minilm", help="text encoder of the mentions (default minilm)")
+    sent.add_argument("--output", help="also write the scores as JSON")
+    sent.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    sent.set_defaults(func=cmd_sentiment)
 
     rep = sub.add_parser("reproduce", help="run an experiment over seeds (and folds) and compare with its paper")
     rep.add_argument("experiment", help="experiment name under experiments/")

@@ -172,8 +172,7 @@ def _section_schemas(cfg: Any) -> dict[str, type]:
     import lightning.pytorch as pl
 
     from recframe.backbones import BACKBONES
-    from recframe.data import DATASETS
-    from recframe.data.datamodule import RecDataModule
+    from recframe.data import DATASETS, datamodule_class
     from recframe.losses import LOSSES
     from recframe.metrics.suite import EvaluationMetrics
     from recframe.module import RecModule
@@ -188,7 +187,10 @@ def _section_schemas(cfg: Any) -> dict[str, type]:
 
     return {
         "dataset": registry_schema("dataset", DATASETS, (), "synthetic"),
-        "data": schema_of(RecDataModule, ("log", "sequential", "seed")),
+        "data": schema_of(
+            datamodule_class(cfg.get("dataset", {}).get("name", "synthetic")),
+            ("log", "dialogues", "sequential", "seed"),
+        ),
         "backbone": registry_schema("backbone", BACKBONES, ("spec",), "sasrec"),
         "loss": registry_schema("loss", LOSSES, ("query", "items", "labels", "ratings"), "ce"),
         "module": schema_of(

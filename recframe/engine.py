@@ -22,7 +22,7 @@ from recframe.backbones import BACKBONES
 from recframe.backbones.contract import RatingClassifier
 from recframe.callbacks import BatchSeeder, ResumeBatches
 from recframe.config import ConfigError, apply_overrides, validate
-from recframe.data import DATASETS
+from recframe.data import DATASETS, datamodule_class
 from recframe.data.datamodule import RecDataModule
 from recframe.losses import LOSSES
 from recframe.metrics.like import LikeMetrics
@@ -42,11 +42,12 @@ LIKE_MONITORS = ("val/auc", "val/accuracy", "val/logloss")
 
 
 def build_data(cfg: dict[str, Any]) -> RecDataModule:
-    """Load the dataset named in ``cfg['dataset']`` and wrap it in the DataModule of ``cfg['data']``."""
+    """Load the dataset named in ``cfg['dataset']`` and wrap it in its DataModule with ``cfg['data']``."""
     kwargs = dict(cfg["dataset"])
-    log = DATASETS.get(kwargs.pop("name"))(**kwargs)
+    name = kwargs.pop("name")
+    log = DATASETS.get(name)(**kwargs)
     sequential = BACKBONES.get(cfg["backbone"]["name"]).sequential
-    return RecDataModule(log, sequential=sequential, seed=cfg["run"]["seed"], **cfg["data"])
+    return datamodule_class(name)(log, sequential=sequential, seed=cfg["run"]["seed"], **cfg["data"])
 
 
 def build_module(cfg: dict[str, Any], data: RecDataModule, experiment: str) -> RecModule:
@@ -176,10 +177,9 @@ def _restore(target: str, overrides: list[str]) -> tuple[Path, dict[str, Any], R
     cfg = validate(apply_overrides(OmegaConf.create(meta["config"]), overrides))
     pl.seed_everything(cfg["run"]["seed"], workers=True, verbose=False)
     data = build_data(cfg)
-    if (
-        data.fingerprint["items"] != meta["fingerprint"]["items"]
-        or data.fingerprint["users"] != meta["fingerprint"]["users"]
-    ):
+    # what a model's shapes depend on: users and items (conversational data: items and training events)
+    shape_keys = [k for k in ("users", "items", "train_events") if k in meta["fingerprint"]]
+    if any(data.fingerprint.get(k) != meta["fingerprint"][k] for k in shape_keys):
         raise ConfigError(
             f"checkpoint {path} was trained on {meta['fingerprint']} but the data now gives {data.fingerprint}; "
             "evaluate it on the dataset and filters it was trained with"

@@ -69,7 +69,7 @@ def protocol(cfg: dict[str, Any], fingerprint: dict[str, int]) -> dict[str, Any]
     return {
         "dataset": ":".join(str(dataset[k]) for k in ("name", "variant", "file") if dataset.get(k) is not None),
         "fingerprint": fingerprint,
-        "split": data["split"],
+        "split": data["split"] if "split" in data else f"dialogue turns, {data['variant']}, per {data['unit']}",
         "split_args": data.get("split_args"),
         "ranking": ranking,
         "exclude_seen": cfg["module"]["exclude_seen"],

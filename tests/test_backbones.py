@@ -12,6 +12,7 @@ import torch
 
 from recframe.backbones import BACKBONES, Backbone
 from recframe.data.datamodule import DataSpec
+from recframe.data.histories import Histories
 from recframe.losses import softmax_ce
 
 B, T, D, I, U = 3, 5, 8, 11, 7
@@ -24,10 +25,24 @@ SMALL = {
     "zeroshot": {},  # its text model (a tiny local BERT) is filled in by _text_models below
     "lm": {},  # a GPT-2 built from config over a tiny tokenizer, filled in by _text_models below
     "preference": {},  # like zeroshot
+    "repeat": {},
+    "bm25": {"template": "{title}"},
+    "cooccurrence": {},
+    "textmatch": {},  # like zeroshot
+    "dialogue": {"dim": D},  # its utterance encoder is the tiny BERT too
 }
 # pop: one column; zeroshot: the text model's width; preference: that width plus its bias column
-DIM = {name: D for name in SMALL} | {"pop": 1, "zeroshot": 6, "preference": 7}
-PARAMETER_FREE = ("pop", "zeroshot")
+# repeat and cooccurrence: one column per item; bm25: one per term of "film 1" ... "film 10"
+DIM = {name: D for name in SMALL} | {
+    "pop": 1,
+    "zeroshot": 6,
+    "preference": 7,
+    "repeat": I,
+    "bm25": 11,
+    "cooccurrence": I,
+    "textmatch": 6,
+}
+PARAMETER_FREE = ("pop", "zeroshot", "repeat", "bm25", "cooccurrence", "textmatch")
 # Rating classifiers read (user, item) pairs whole and rank nothing: tests/test_rating_text.py covers them.
 CLASSIFIERS = ("majority", "text_rating")
 RANKERS = [n for n in BACKBONES.names() if n not in CLASSIFIERS]
@@ -38,6 +53,8 @@ def _text_models(tiny_bert, tiny_tokenizer, monkeypatch):
     text = {"text": {"model": str(tiny_bert), "progress": False, "cache": False}}
     monkeypatch.setitem(SMALL, "zeroshot", text)
     monkeypatch.setitem(SMALL, "preference", text)
+    monkeypatch.setitem(SMALL, "textmatch", text)
+    monkeypatch.setitem(SMALL, "dialogue", {"dim": D, **text})
     lm = {"dim": D, "lm_dim": 8, "layers": 1, "heads": 2, "item_tokens": 3, "tokenizer": str(tiny_tokenizer)}
     monkeypatch.setitem(SMALL, "lm", lm)
 
@@ -45,7 +62,20 @@ def _text_models(tiny_bert, tiny_tokenizer, monkeypatch):
 @pytest.fixture
 def spec() -> DataSpec:
     titles = pd.DataFrame({"title": [None] + [f"film {k}" for k in range(1, I)]})
-    return DataSpec(n_users=U, n_items=I, max_len=T, item_popularity=np.ones(I), item_info=titles)
+    # what the conversational backbones read: each user's dialogue, and two "training events"
+    dialogue = pd.DataFrame({"utterances": [None] + [[f"Seeker: film {k}", "Recommender: love"] for k in range(1, U)]})
+    context = Histories.from_rows(np.array([1, 1, 2]), np.array([3, 4, 5]), U)
+    targets = np.array([0, 2, 6, 0, 0, 0, 0])
+    return DataSpec(
+        n_users=U,
+        n_items=I,
+        max_len=T,
+        item_popularity=np.ones(I),
+        item_info=titles,
+        user_info=dialogue,
+        train_items=context,
+        train_targets=targets,
+    )
 
 
 @pytest.fixture
@@ -70,7 +100,7 @@ def test_registry_key_is_file_name_and_docstring_cites_paper(name):
     cls = BACKBONES.get(name)
     module = inspect.getmodule(cls)
     assert Path(module.__file__).stem == name
-    assert module.__doc__ and any(str(year) in module.__doc__ for year in range(2009, 2026))
+    assert module.__doc__ and any(str(year) in module.__doc__ for year in range(1990, 2027))
     assert isinstance(cls.sequential, bool)
 
 

@@ -8,8 +8,10 @@ from omegaconf import OmegaConf
 
 from recframe import engine
 from recframe.config import ConfigError, find_experiment, list_experiments, load_config, read_experiment, validate
+from recframe.data import CONVERSATIONAL
 
 TINY_DATA = {"name": "synthetic", "n_users": 40, "n_items": 30, "min_length": 5, "max_length": 12}
+TINY_DIALOGUES = {"name": "synthetic_dialogues", "n_train": 30, "n_test": 10, "n_items": 12}
 
 
 def test_experiments_exist():
@@ -24,7 +26,8 @@ def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path, dat
     assert raw.get("description"), f"{name} has no description"
     header = find_experiment(name).read_text().splitlines()[0]
     assert header.startswith("#"), f"{name} must start with a header comment"
-    raw.dataset = OmegaConf.create(TINY_DATA)
+    conversational = raw.dataset.name in CONVERSATIONAL
+    raw.dataset = OmegaConf.create(TINY_DIALOGUES if conversational else TINY_DATA)
     raw.run = OmegaConf.merge(raw.get("run", {}), {"dir": str(tmp_path)})
     if "data" in raw:
         for key in ("k_core", "min_rating", "fingerprint", "like_train_samples"):  # facts of the real dataset
@@ -39,15 +42,15 @@ def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path, dat
     if raw.get("backbone", {}).get("name") == "lm":  # a smaller language model and tokenizer for speed
         raw.backbone.merge_with({"lm_dim": 8, "layers": 1, "item_tokens": 4})
         raw.backbone.template = "{title}"
-    if raw.get("backbone", {}).get("text"):  # the zero-shot text backbone
-        raw.backbone.text.template = "{title} ({genre})"
+    if raw.get("backbone", {}).get("text"):  # the zero-shot text backbones
+        raw.backbone.text.template = "{title} ({genres})" if conversational else "{title} ({genre})"
         raw.backbone.text.progress = False
     items = raw.get("backbone", {}).get("items")
     if items:  # the synthetic world's item columns
         if items.get("attributes"):
             items.attributes = ["genre"]
         if items.get("text"):
-            items.text.template = "{title} ({genre})"
+            items.text.template = "{title} ({genres})" if conversational else "{title} ({genre})"
             items.text.progress = False
     cfg = validate(raw)
     data = engine.build_data(cfg)
@@ -73,7 +76,10 @@ def test_wrong_type_names_key():
 
 
 def test_unknown_backbone_lists_known():
-    known = "'gpt2', 'lm', 'majority', 'mf', 'pop', 'preference', 'rnn', 'sasrec', 'text_rating', 'zeroshot'"
+    known = (
+        "'bm25', 'cooccurrence', 'dialogue', 'gpt2', 'lm', 'majority', 'mf', 'pop', 'preference', 'repeat', "
+        "'rnn', 'sasrec', 'text_rating', 'textmatch', 'zeroshot'"
+    )
     with pytest.raises(ConfigError, match=rf"unknown backbone 'gtp2'; known: \[{known}\]"):
         load_config("default", ["backbone.name=gtp2"])
 

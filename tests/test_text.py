@@ -31,6 +31,7 @@ SMALL = {
     "sasrec": {"heads": 2},
     "gpt2": {"heads": 2},
     "lm": {"lm_dim": 8, "layers": 1, "item_tokens": 3},
+    "dialogue": {},
 }
 
 
@@ -50,6 +51,7 @@ def spec() -> DataSpec:
         item_popularity=np.ones(I),
         item_info=_item_info(),
         item_ids=np.array([100 + k for k in range(1, I)]),
+        user_info=pd.DataFrame({"utterances": [None] + [[f"Seeker: film {k}"] for k in range(1, U)]}),  # dialogue
     )
 
 
@@ -73,7 +75,7 @@ def vectors_file(tmp_path: Path, spec: DataSpec) -> Path:
 
 
 def test_every_learned_backbone_takes_the_item_encoder():
-    assert WITH_ITEMS == ["gpt2", "lm", "mf", "rnn", "sasrec"]
+    assert WITH_ITEMS == ["dialogue", "gpt2", "lm", "mf", "rnn", "sasrec"]
 
 
 def test_template_renders_lists_and_counts_items_without_text():
@@ -196,6 +198,8 @@ def test_fusion_shapes_and_gradients_for_every_backbone(
         "fusion": fusion,
     }
     extra = {"tokenizer": str(tiny_tokenizer)} if name == "lm" else {}
+    if name == "dialogue":  # its utterance encoder
+        extra = {"text": {"model": str(tiny_bert), "progress": False, "cache": False}}
     model = BACKBONES.get(name)(spec, dim=D, items=items, **SMALL[name], **extra)
     table = model.item_embeddings()
     assert table.shape == (I, D) and torch.equal(table[0], torch.zeros(D))
@@ -207,7 +211,7 @@ def test_fusion_shapes_and_gradients_for_every_backbone(
     loss.backward()
     for key, p in model.items.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, f"{name}/{fusion}: no gradient reaches items.{key}"
-    assert len(item_reports(model)) == 4
+    assert len(item_reports(model)) == 4 + (name == "dialogue")  # + the dialogue's utterance encoder
 
 
 def test_attributes_only_without_id_embedding(spec):
@@ -339,3 +343,27 @@ def test_id_dropout_only_acts_while_training(spec):
     assert 0 < int(dropped.sum()) < I - 1
     with pytest.raises(ValueError, match=r"id_dropout must be in \[0, 1\)"):
         ItemEncoder(spec, D, id_dropout=1.0)
+
+
+def test_per_text_store_encodes_only_new_texts(tmp_path):
+    from recframe.text.cache import cached_encode_each
+
+    calls: list[list[str]] = []
+
+    def encode(batch: list[str]) -> np.ndarray:
+        calls.append(batch)
+        return np.array([[len(t), t.count("a")] for t in batch], dtype=np.float32)
+
+    first, n = cached_encode_each(encode, ["a b", "banana", "a b"], encoder="toy", folder=tmp_path)
+    assert n == 3 and sorted(calls[0]) == ["a b", "banana"]  # a repeated text is encoded once
+    assert first.tolist() == [[3, 1], [6, 3], [3, 1]]
+    second, n = cached_encode_each(encode, ["banana", "cab", "a b"], encoder="toy", folder=tmp_path)
+    assert n == 1 and calls[1] == ["cab"] and second.tolist() == [[6, 3], [3, 1], [3, 1]]
+    _, n = cached_encode_each(encode, ["cab"], encoder="other", folder=tmp_path)
+    assert n == 1  # another encoder never reads this one's vectors
+    store = next(tmp_path.glob("each-*.npz"))
+    for damaged in tmp_path.glob("each-*.npz"):
+        damaged.write_bytes(b"not an npz")
+    with pytest.warns(UserWarning, match="unusable"):
+        again, n = cached_encode_each(encode, ["banana"], encoder="toy", folder=tmp_path)
+    assert n == 1 and again.tolist() == [[6, 3]] and store.is_file()

@@ -17,6 +17,11 @@ from recframe.backbones.rnn import RNN
 from recframe.backbones.sasrec import SASRec
 from recframe.backbones.text_rating import TextRating
 from recframe.backbones.zeroshot import ZeroShot
+from recframe.conversation.backbones.bm25 import BM25
+from recframe.conversation.backbones.cooccurrence import Cooccurrence
+from recframe.conversation.backbones.dialogue import Dialogue
+from recframe.conversation.backbones.repeat import Repeat
+from recframe.conversation.backbones.textmatch import TextMatch
 from recframe.registry import Registry
 
 BACKBONES: Registry[type] = Registry("backbone")
@@ -30,5 +35,11 @@ BACKBONES.register("lm")(LM)
 BACKBONES.register("preference")(Preference)
 BACKBONES.register("majority")(Majority)
 BACKBONES.register("text_rating")(TextRating)
+# conversational backbones (they read the dialogue of each event: recframe.conversation)
+BACKBONES.register("repeat")(Repeat)
+BACKBONES.register("bm25")(BM25)
+BACKBONES.register("cooccurrence")(Cooccurrence)
+BACKBONES.register("textmatch")(TextMatch)
+BACKBONES.register("dialogue")(Dialogue)
 
 __all__ = ["BACKBONES", "Backbone"]

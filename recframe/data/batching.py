@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from recframe.data.histories import Histories
 
@@ -103,6 +103,27 @@ class BatchIndexSampler(Sampler[np.ndarray]):
         else:
             examples = len(range(self.rank, self.n, self.world_size))
         return -(-examples // self.batch_size)
+
+
+def batch_loader(
+    data: Dataset,
+    batch_size: int,
+    *,
+    train: bool,
+    seed: int,
+    rank: int = 0,
+    world_size: int = 1,
+    num_workers: int = 0,
+    lengths: np.ndarray | None = None,
+) -> DataLoader:
+    """A DataLoader over a batch-returning dataset: shuffled and evenly sharded when ``train``,
+    each example exactly once across processes otherwise (see :class:`BatchIndexSampler`)."""
+    sampler = BatchIndexSampler(
+        len(data), batch_size, shuffle=train, seed=seed, rank=rank, world_size=world_size, even=train, lengths=lengths
+    )
+    return DataLoader(
+        data, batch_size=None, sampler=sampler, num_workers=num_workers, persistent_workers=num_workers > 0
+    )
 
 
 def _tensor(x: np.ndarray) -> torch.Tensor:

@@ -10,7 +10,7 @@ import pandas as pd
 from torch.utils.data import DataLoader, Dataset
 
 from recframe.data import interactions as ix
-from recframe.data.batching import BatchIndexSampler, EvalUsers, RatedPairs, SequenceWindows, UserItemPairs
+from recframe.data.batching import EvalUsers, RatedPairs, SequenceWindows, UserItemPairs, batch_loader
 from recframe.data.cold import hold_out_items
 from recframe.data.histories import Histories
 from recframe.data.like import LikeBatches, LikeExamples, like_examples, split_like
@@ -43,6 +43,8 @@ class DataSpec:
             most recent ones).
         rating_values: the distinct training ratings, sorted (the rating classes, e.g. 1..5).
         rating_counts: how many training ratings have each of those values.
+        train_targets: conversational data only: the target item of each dense training event
+            (:mod:`recframe.conversation.datamodule`), PAD for validation and test events.
     """
 
     n_users: int
@@ -60,6 +62,7 @@ class DataSpec:
     train_items: Histories | None = field(default=None, repr=False)
     rating_values: np.ndarray | None = field(default=None, repr=False)
     rating_counts: np.ndarray | None = field(default=None, repr=False)
+    train_targets: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -290,22 +293,15 @@ class RecDataModule(pl.LightningDataModule):
         if len(data) == 0:
             raise ValueError(f"no {'training' if train else 'evaluation'} examples in {self.log_.name}")
         lengths = data.lengths if train and self.bucket_by_length and isinstance(data, SequenceWindows) else None
-        sampler = BatchIndexSampler(
-            len(data),
+        return batch_loader(
+            data,
             batch_size,
-            shuffle=train,
+            train=train,
             seed=self.seed,
             rank=self._rank,
             world_size=self._world,
-            even=train,
-            lengths=lengths,
-        )
-        return DataLoader(
-            data,
-            batch_size=None,
-            sampler=sampler,
             num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            lengths=lengths,
         )
 
     def train_keys(self) -> np.ndarray:

@@ -110,3 +110,58 @@ def cached_encode(
     (folder / f".{record['key']}.json.tmp").write_text(meta, encoding="utf-8")
     os.replace(folder / f".{record['key']}.json.tmp", folder / f"{record['key']}.json")
     return vectors, False
+
+
+def text_hashes(texts: Sequence[str]) -> np.ndarray:
+    """sha256 of each text (32 raw bytes per row), the keys of :func:`cached_encode_each`."""
+    return np.array([hashlib.sha256(t.encode("utf-8")).digest() for t in texts], dtype="S32")
+
+
+def cached_encode_each(
+    encode: Callable[[list[str]], np.ndarray], texts: Sequence[str], *, encoder: str, folder: Path | None = None
+) -> tuple[np.ndarray, int]:
+    """Vectors of ``texts`` from a per-text store of ``encoder``; only texts never seen are encoded.
+
+    For text sets that grow or overlap between runs (a dialogue's utterances under another
+    variant or window): ``<folder>/each-<encoder hash>.npz`` holds sorted text hashes and their
+    vectors, and is rewritten atomically with the new ones merged in. A damaged store warns and
+    is rebuilt. Returns ``(vectors [N, H] float32, how many texts were encoded now)``.
+    """
+    folder = folder or text_cache_dir()
+    path = folder / f"each-{hashlib.sha256(encoder.encode()).hexdigest()[:24]}.npz"
+    keys, vectors = np.zeros(0, dtype="S32"), None
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as store:
+                keys, vectors, stored = store["keys"], store["vectors"], str(store["encoder"])
+            if stored != encoder or len(keys) != len(vectors) or not np.isfinite(vectors).all():
+                raise ValueError("it describes another encoder or holds damaged vectors")
+        except (OSError, ValueError, KeyError) as err:
+            warnings.warn(f"text store {path} is unusable ({err}); rebuilding it", stacklevel=2)
+            keys, vectors = np.zeros(0, dtype="S32"), None
+    wanted = text_hashes(texts)
+    pos = np.searchsorted(keys, wanted)
+    found = (pos < len(keys)) & (keys[np.minimum(pos, max(len(keys) - 1, 0))] == wanted) if len(keys) else pos < 0
+    missing = np.flatnonzero(~found)
+    if len(missing):
+        unique, first = np.unique(wanted[missing], return_index=True)
+        new = np.asarray(encode([texts[missing[i]] for i in first]), dtype=np.float32)
+        if new.ndim != 2 or len(new) != len(unique) or not np.isfinite(new).all():
+            raise ValueError(f"text encoder {encoder} returned {new.shape} non-finite or misshapen vectors")
+        if vectors is not None and vectors.shape[1] != new.shape[1]:
+            keys, vectors = np.zeros(0, dtype="S32"), None  # another width under the same name: start over
+        merged_keys = np.concatenate([keys, unique])
+        merged = new if vectors is None else np.concatenate([vectors, new])
+        order = np.argsort(merged_keys, kind="stable")
+        keys, vectors = merged_keys[order], merged[order]
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, keys=keys, vectors=vectors, encoder=np.array(encoder))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        pos = np.searchsorted(keys, wanted)
+    return vectors[pos].astype(np.float32, copy=False), len(missing)

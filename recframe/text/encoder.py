@@ -79,6 +79,8 @@ class TextEncoder(nn.Module):
         normalize: L2-normalise the pooled vectors (None: True for MiniLM, as the original model).
         dim / layers / heads: size of a GPT-2 built from config (ignored otherwise).
         tokenizer: folder of the tokenizer for a GPT-2 built from config (default: MiniLM's).
+        truncation_side: which end of a too-long text is cut: ``right`` (keep the start, e.g. a title)
+            or ``left`` (keep the end, e.g. the latest turns of a dialogue).
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class TextEncoder(nn.Module):
         layers: int = 2,
         heads: int = 2,
         tokenizer: str | None = None,
+        truncation_side: str = "right",
     ) -> None:
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
@@ -123,6 +126,9 @@ class TextEncoder(nn.Module):
         if is_causal and self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "right"  # "last" pooling reads the last real token
+        if truncation_side not in ("right", "left"):
+            raise ValueError(f"truncation_side must be 'right' or 'left', got {truncation_side!r}")
+        self.tokenizer.truncation_side = truncation_side
         self.pooling = pooling or ("last" if is_causal else "mean")
         if self.pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {self.pooling!r}; known: {list(POOLINGS)}")

@@ -57,30 +57,69 @@ def text_features(
     Returns:
         The vectors and a one-line report (encoder, items without text, cache hit or miss).
     """
-    from recframe.text.cache import cached_encode
-    from recframe.text.encoder import TextEncoder, encoder_identity
-
     if model == "gpt2":
         raise ValueError(
             "a GPT-2 built from config has random weights, so its frozen vectors carry no text: give a "
             "pretrained model ('minilm', a folder or a hub name) for item text, or train GPT-2 in the lm backbone"
         )
     texts, missing = render(spec.item_info, template, spec.n_items)
-    identity = f"{encoder_identity(model)}|pool={pooling or 'auto'}|norm={normalize}|len={max_length}"
-
-    def encode(batch: list[str]) -> np.ndarray:
-        enc = TextEncoder(model, pooling=pooling, max_length=max_length, normalize=normalize)
-        return enc.encode(batch, batch_size=batch_size, progress=progress).numpy()
-
-    if cache:
-        vectors, hit = cached_encode(encode, texts, encoder=identity, template=template)
-    else:
-        vectors, hit = encode(texts), False
+    vectors, identity, hit = frozen_vectors(
+        texts,
+        key=template,
+        model=model,
+        pooling=pooling,
+        max_length=max_length,
+        normalize=normalize,
+        batch_size=batch_size,
+        cache=cache,
+        progress=progress,
+    )
     report = (
         f"text {template!r} via {identity}: {spec.n_items - 1 - int(missing.sum()):,} items encoded, "
         f"{int(missing.sum()):,} without text (zero text vector){', from the cache' if hit else ''}"
     )
     return vectors, report
+
+
+def frozen_vectors(
+    texts: list[str],
+    *,
+    key: str | None,
+    model: str = "minilm",
+    pooling: str | None = None,
+    max_length: int = 64,
+    normalize: bool | None = None,
+    truncation_side: str = "right",
+    batch_size: int = 128,
+    cache: bool = True,
+    progress: bool = True,
+) -> tuple[np.ndarray, str, bool]:
+    """Frozen encoder vectors ``[N, H]`` of ``texts`` (empty texts: zeros), through the on-disk cache.
+
+    ``key`` names what the texts are (a template) in the cache key; ``key=None`` caches each text
+    on its own instead (:func:`~recframe.text.cache.cached_encode_each`: for utterance sets that
+    overlap between runs). Returns the vectors, the encoder's identity string and whether the cache
+    answered every text.
+    """
+    from recframe.text.cache import cached_encode, cached_encode_each
+    from recframe.text.encoder import TextEncoder, encoder_identity
+
+    side = "" if truncation_side == "right" else f"|trunc={truncation_side}"
+    identity = f"{encoder_identity(model)}|pool={pooling or 'auto'}|norm={normalize}|len={max_length}{side}"
+
+    def encode(batch: list[str]) -> np.ndarray:
+        enc = TextEncoder(
+            model, pooling=pooling, max_length=max_length, normalize=normalize, truncation_side=truncation_side
+        )
+        return enc.encode(batch, batch_size=batch_size, progress=progress).numpy()
+
+    if not cache:
+        return encode(texts), identity, False
+    if key is None:
+        vectors, encoded = cached_encode_each(encode, texts, encoder=identity)
+        return vectors, identity, encoded == 0
+    vectors, hit = cached_encode(encode, texts, encoder=identity, template=key)
+    return vectors, identity, hit
 
 
 def attribute_index(spec: DataSpec, column: str) -> tuple[np.ndarray, int, int]:
@@ -272,5 +311,6 @@ def id_table(table: nn.Module) -> nn.Embedding | None:
 
 
 def item_reports(model: nn.Module) -> list[str]:
-    """What every item encoder inside ``model`` built (printed at start-up, saved in ``run.json``)."""
-    return [line for m in model.modules() if isinstance(m, (ItemEncoder, FrozenText)) for line in m.report]
+    """What every text/item encoder inside ``model`` built (its ``report`` lines: printed at start-up,
+    saved in ``run.json``)."""
+    return [line for m in model.modules() if isinstance(getattr(m, "report", None), list) for line in m.report]
