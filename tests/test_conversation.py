@@ -316,9 +316,9 @@ def test_conversational_backbones_refuse_plain_interaction_data():
 def test_redial_real_files_give_the_published_counts(real_data, monkeypatch):
     from recframe.conversation.redial import redial
 
-    real_data("redial", "test_data", "movies_with_mentions.csv")
-    real_data("redial-ievalm", "valid_data.jsonl", "id2info.json")
-    d = redial()
+    folder = real_data("redial", "test_data", "movies_with_mentions.csv")
+    ievalm = real_data("redial-ievalm", "valid_data.jsonl", "id2info.json")
+    d = redial(root=str(folder), ievalm_root=str(ievalm))
     assert len(d.dialogues["test"]) == 1342 and len(d.dialogues["train"]) == 1000
     assert len(d.catalogue) == 6924 and d.catalogue.index.is_unique
     turns = [t for x in d.dialogues["test"] for t in recommendation_turns(x)]
@@ -355,8 +355,10 @@ def test_sentiment_labels_join_the_right_first_mentions():
     by_item = {m.item: (m, CLASSES[k]) for m, k in zip(mentions, labels, strict=True)}
     assert set(by_item) == {"11", "13"}  # 12 and 15 carry no label
     alien, label = by_item["11"]
-    assert label == LIKED and alien.by_seeker and alien.utterance == "I loved Alien (1979) but hated Heat (1995)"
-    assert alien.reply == "Try Aliens (1986) or Heat (1995)"
+    assert (
+        label == LIKED and alien.by_seeker and alien.utterance == "Seeker: I loved Alien (1979) but hated Heat (1995)"
+    )
+    assert alien.reply == "Recommender: Try Aliens (1986) or Heat (1995)"
     assert by_item["13"][1] == DISLIKED and by_item["13"][0].utterance == alien.utterance
 
 
@@ -383,3 +385,40 @@ def test_sentiment_scores_match_a_hand_count():
     assert out["accuracy"] == 0.5
     assert out["f1/liked"] == pytest.approx(0.5) and out["f1/disliked"] == pytest.approx(2 / 3)
     assert out["f1/unknown"] == 0.0 and out["macro_f1"] == pytest.approx((0.5 + 2 / 3) / 3)
+
+
+def test_mentions_are_read_from_the_context_and_labels_only_for_training_events():
+    data = hand_data()
+    info = data.spec.user_info
+    for event in data.events["test"].users:
+        assert info.loc[event, "mention_labels"] is None  # never an input: only training events carry labels
+    train = info[info["stage"] == "train"]
+    first = train[train["turn"] == 1].iloc[0]
+    # at turn 1 the recommender's reply to "I loved Alien" is the turn itself: not in the context
+    assert first["mentions"] == [["Seeker: I loved Alien (1979) but hated Heat (1995)", "", True]] * 2
+    assert first["mention_labels"] == [LIKED, DISLIKED]
+    later = train[train["turn"] == 3].iloc[0]
+    assert later["mentions"][0][1] == "Recommender: Try Aliens (1986) or Heat (1995)"
+
+
+def test_dialogue_sentiment_weights_follow_the_predicted_class(tiny_bert):
+    data = ConversationDataModule(synthetic_dialogues(n_train=40, n_test=10, n_items=12), sequential=False)
+    text = {"model": str(tiny_bert), "progress": False, "cache": False}
+    torch.manual_seed(0)
+    model = BACKBONES.get("dialogue")(data.spec, dim=8, text=text, sentiment=True)
+    assert any(line.startswith("sentiment: fitted on") for line in model.report)
+    batch = next(iter(data.test_dataloader()))
+    classes = model._history_sentiment(batch["user"], batch["history"].shape[1])
+    context = data.spec.train_items
+    for row, user in enumerate(batch["user"].tolist()):
+        n = int(context.lengths([user])[0])
+        expected = model.context_sentiment[context.indptr[user] : context.indptr[user] + n]
+        assert torch.equal(classes[row, :n], expected)
+    with torch.no_grad():
+        model.sentiment_weight.copy_(torch.tensor([1.0, 0.0, 0.0]))  # only "liked" mentions count
+        liked_only = model.query(batch)
+        model.sentiment_weight.copy_(torch.tensor([1.0, 1.0, 1.0]))
+        everything = model.query(batch)
+    has_other = ((classes != 0) & (batch["history"] != 0)).any(1)
+    assert has_other.any() and not torch.allclose(liked_only[has_other], everything[has_other])
+    assert torch.allclose(liked_only[~has_other], everything[~has_other])

@@ -20,7 +20,8 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from recframe.conversation.dialogue import Dialogues
+from recframe.conversation.dialogue import Dialogue, Dialogues
+from recframe.conversation.sentiment import first_mentions
 from recframe.conversation.turns import VARIANTS, Turn, context_lines, recommendation_turns
 from recframe.data.batching import batch_loader
 from recframe.data.datamodule import DataSpec
@@ -29,6 +30,9 @@ from recframe.data.interactions import PAD, IdMap
 
 STAGES = ("train", "val", "test")
 UNITS = ("target", "turn")
+# spec.user_info per event: where it comes from, its context (text, lines), and per context item
+# (in history order) what was said about it and, for training events, its sentiment label
+USER_COLUMNS = ["stage", "dialogue", "turn", "context", "utterances", "mentions", "mention_labels"]
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,7 @@ class ConversationDataModule(pl.LightningDataModule):
             user_activity=context.lengths().astype(np.float64),
             item_users=popularity,
             item_info=item_info.reindex(np.arange(items.size)),
-            user_info=table[["stage", "dialogue", "turn", "context", "utterances"]].reindex(np.arange(users.size)),
+            user_info=table[USER_COLUMNS].reindex(np.arange(users.size)),
             name=dialogues.name,
             item_ids=items.raw,
             train_items=context,
@@ -224,6 +228,11 @@ class ConversationDataModule(pl.LightningDataModule):
                 continue
             n_targets += len(inside)
             lines = context_lines(turn, titles, last)
+            context_items = [i for i in turn.mentioned if i in known]
+            # what was said about each context item, from the context alone (never a later reply)
+            said = first_mentions(Dialogue(turn.dialogue, turn.context), titles)
+            mentions = [[said[i].utterance, said[i].reply, said[i].by_seeker] for i in context_items]
+            labels = dict(zip(turn.mentioned, turn.sentiment, strict=True))
             for group in [[t] for t in inside] if unit == "target" else [inside]:
                 rows.append(
                     {
@@ -233,7 +242,10 @@ class ConversationDataModule(pl.LightningDataModule):
                         "turn": turn.index,
                         "context": "\n".join(lines),
                         "utterances": lines,
-                        "context_items": [i for i in turn.mentioned if i in known],
+                        "context_items": context_items,
+                        "mentions": mentions,
+                        # the questionnaire's sentiment labels: training events only, never an input
+                        "mention_labels": [labels[i] for i in context_items] if stage == "train" else None,
                         "targets": group,
                     }
                 )

@@ -15,6 +15,7 @@ import pandas as pd
 
 SEEKER, RECOMMENDER = "seeker", "recommender"
 SPEAKERS = (SEEKER, RECOMMENDER)
+SPEAKER_NAMES = {SEEKER: "Seeker", RECOMMENDER: "Recommender"}
 LIKED, DISLIKED, UNKNOWN = "liked", "disliked", "unknown"
 SENTIMENTS = (LIKED, DISLIKED, UNKNOWN)
 MENTION = re.compile(r"@(\d+)")  # raw item ids are digits in every parser
@@ -82,6 +83,11 @@ class Dialogues:
 def mentioned(text: str) -> tuple[str, ...]:
     """Raw ids written as ``@<id>`` in ``text``, in order (repeats kept)."""
     return tuple(MENTION.findall(text))
+
+
+def line(utterance: Utterance, titles: dict[str, str] | pd.Series) -> str:
+    """``Seeker: <text>`` / ``Recommender: <text>`` with items by title: how models read an utterance."""
+    return f"{SPEAKER_NAMES[utterance.speaker]}: {render(utterance.text, titles)}"
 
 
 def render(text: str, titles: dict[str, str] | pd.Series) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from recframe.conversation.dialogue import DISLIKED, LIKED, SEEKER, UNKNOWN, Dialogue, render
+from recframe.conversation.dialogue import DISLIKED, LIKED, SEEKER, UNKNOWN, Dialogue, line
 
 CLASSES = (LIKED, DISLIKED, UNKNOWN)
 
@@ -36,7 +36,7 @@ class Mention:
 
 
 def first_mentions(dialogue: Dialogue, titles: dict[str, str]) -> dict[str, Mention]:
-    """Each mentioned item's first :class:`Mention`, texts rendered with titles."""
+    """Each mentioned item's first :class:`Mention`, texts as model input lines (``Seeker: ...``)."""
     out: dict[str, Mention] = {}
     utterances = dialogue.utterances
     for index, u in enumerate(utterances):
@@ -45,11 +45,7 @@ def first_mentions(dialogue: Dialogue, titles: dict[str, str]) -> dict[str, Ment
                 continue
             reply = next((v for v in utterances[index + 1 :] if v.speaker != u.speaker), None)
             out[item] = Mention(
-                dialogue.id,
-                item,
-                render(u.text, titles),
-                render(reply.text, titles) if reply else "",
-                u.speaker == SEEKER,
+                dialogue.id, item, line(u, titles), line(reply, titles) if reply else "", u.speaker == SEEKER
             )
     return out
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from recframe.conversation.dialogue import RECOMMENDER, SEEKER, UNKNOWN, Dialogue, Utterance, render
+from recframe.conversation.dialogue import RECOMMENDER, UNKNOWN, Dialogue, Utterance, line
 
 VARIANTS = ("dedup", "all")
 
@@ -90,6 +90,5 @@ def context_lines(turn: Turn, titles: dict[str, str], last: int | None = None) -
 
     ``last`` keeps only the most recent utterances (None keeps them all).
     """
-    names = {SEEKER: "Seeker", RECOMMENDER: "Recommender"}
     utterances = turn.context if last is None else turn.context[-last:]
-    return [f"{names[u.speaker]}: {render(u.text, titles)}" for u in utterances]
+    return [line(u, titles) for u in utterances]

@@ -17,17 +17,57 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from recframe.backbones.contract import catalogue_scores
 from recframe.config import schema_of, validate_section
-from recframe.conversation.context import utterance_index
+from recframe.conversation.context import event_column, utterance_index
 from recframe.data.datamodule import DataSpec
 from recframe.data.interactions import PAD
 from recframe.text.items import frozen_vectors, item_table, text_features
 
 DEFAULT_TEXT = {"model": "minilm"}
+SENTIMENT_INIT = (1.0, -1.0, 0.5)  # liked, disliked, unknown (recframe.conversation.sentiment.CLASSES)
+
+
+def predicted_sentiment(spec: DataSpec, encode) -> tuple[np.ndarray, str]:
+    """The sentiment class of every context mention, aligned with ``spec.train_items.items``.
+
+    Fits a :class:`~recframe.conversation.sentiment.SentimentModel` on the labelled mentions of the
+    training events (each (dialogue, item) once, with its latest context), then predicts them all.
+    """
+    from recframe.conversation.sentiment import CLASSES, Mention, SentimentModel
+
+    if spec.train_items is None:
+        raise ValueError("dialogue sentiment needs each event's context items (a conversational dataset)")
+    mentions = event_column(spec, "mentions")
+    labels = event_column(spec, "mention_labels")
+    dialogues = event_column(spec, "dialogue")
+    context = spec.train_items
+    flat, train = [], {}
+    for event in range(spec.n_users):
+        said = mentions[event] if isinstance(mentions[event], list) else []
+        items = context.items[context.indptr[event] : context.indptr[event + 1]]
+        if len(said) != len(items):
+            raise ValueError(f"event {event}: {len(said)} mention texts for {len(items)} context items")
+        for k, (utterance, reply, by_seeker) in enumerate(said):
+            m = Mention(str(dialogues[event]), str(items[k]), utterance, reply, bool(by_seeker))
+            flat.append(m)
+            if isinstance(labels[event], list):
+                train[(m.dialogue, m.item)] = (m, CLASSES.index(labels[event][k]))
+    if not train:
+        raise ValueError("dialogue sentiment found no labelled training mentions")
+    examples = list(train.values())
+    model = SentimentModel(encode).fit([m for m, _ in examples], np.array([k for _, k in examples]))
+    classes = model.predict(flat)
+    shares = np.bincount(classes, minlength=len(CLASSES)) / max(len(classes), 1)
+    line = (
+        f"sentiment: fitted on {len(examples):,} labelled training mentions; context mentions predicted "
+        + ", ".join(f"{name} {share:.0%}" for name, share in zip(CLASSES, shares, strict=True))
+    )
+    return classes.astype(np.int64), line
 
 
 class Dialogue(nn.Module):
@@ -44,6 +84,10 @@ class Dialogue(nn.Module):
         window: how many of the latest utterances ψ reads.
         utterance_length: tokens kept per utterance.
         mentions: add the mean vector of the items mentioned so far to ψ.
+        sentiment: weight each mentioned item by the seeker's predicted sentiment towards it (a learned
+            weight per class, starting at liked +1, disliked -1, unknown +0.5), predicted by the
+            :class:`~recframe.conversation.sentiment.SentimentModel` fitted at construction on the
+            training events' questionnaire labels (validation and test labels are never read).
         dropout: dropout on the pooled utterance vector while training.
     """
 
@@ -59,6 +103,7 @@ class Dialogue(nn.Module):
         window: int = 8,
         utterance_length: int = 64,
         mentions: bool = True,
+        sentiment: bool = False,
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
@@ -79,6 +124,19 @@ class Dialogue(nn.Module):
         self.mention_weight = nn.Parameter(torch.ones(())) if mentions else None
         self.dropout = nn.Dropout(dropout)
         self.report = [f"utterances via {identity}: {len(texts):,} distinct{', all from the cache' if hit else ''}"]
+        self.sentiment_weight = None
+        if sentiment:
+            if not mentions:
+                raise ValueError("dialogue sentiment weights the mentioned items: it needs mentions: true")
+
+            def encode(batch: list[str]) -> np.ndarray:
+                return frozen_vectors(batch, key=None, max_length=utterance_length, **{k: settings[k] for k in keep})[0]
+
+            classes, line = predicted_sentiment(spec, encode)
+            self.register_buffer("context_indptr", torch.as_tensor(spec.train_items.indptr), persistent=False)
+            self.register_buffer("context_sentiment", torch.as_tensor(classes), persistent=False)
+            self.sentiment_weight = nn.Parameter(torch.tensor(SENTIMENT_INIT))
+            self.report.append(line)
 
     def _text(self, users: Tensor) -> Tensor:
         ids = self.index[users]  # [B, L], right-padded
@@ -92,12 +150,23 @@ class Dialogue(nn.Module):
         pooled = (weights.unsqueeze(-1) * self.utterances[ids]).sum(1)  # [B, H]
         return self.project(self.dropout(pooled))  # [B, D]
 
+    def _history_sentiment(self, users: Tensor, width: int) -> Tensor:
+        """Predicted class of each ``history`` position ``[B, T]``: the batch holds the last ``T`` context items."""
+        start, stop = self.context_indptr[users], self.context_indptr[users + 1]
+        first = stop - torch.minimum(stop - start, torch.tensor(width, device=users.device))  # [B]
+        position = first[:, None] + torch.arange(width, device=users.device)[None, :]  # [B, T]
+        return self.context_sentiment[position.clamp(max=len(self.context_sentiment) - 1)]
+
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         psi = self._text(batch["user"])
         if self.mention_weight is not None:
             history = batch["history"]  # [B, T]
             real = (history != PAD).unsqueeze(-1).float()
-            mentioned = (self.items(history) * real).sum(1) / real.sum(1).clamp(min=1)
+            weight = real
+            if self.sentiment_weight is not None:
+                classes = self._history_sentiment(batch["user"], history.shape[1])
+                weight = real * self.sentiment_weight[classes].unsqueeze(-1)  # [B, T, 1]
+            mentioned = (self.items(history) * weight).sum(1) / real.sum(1).clamp(min=1)
             psi = psi + self.mention_weight * mentioned
         return psi[:, None]  # [B, 1, D]
 
