@@ -51,6 +51,13 @@ def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path, dat
             items.attributes = ["genre"]
         if items.get("text"):
             items.text.template = "{title} ({genres})" if conversational else "{title} ({genre})"
+        if items.get("vectors"):  # precomputed vectors of the synthetic catalogue, written here
+            import numpy as np
+
+            n = TINY_DIALOGUES["n_items"] if conversational else TINY_DATA["n_items"]
+            ids = np.array([str(k) for k in range(1, n + 1)]) if conversational else np.arange(n)
+            np.savez(tmp_path / "vectors.npz", ids=ids, vectors=np.random.default_rng(0).normal(size=(n, 4)))
+            items.vectors.path = str(tmp_path / "vectors.npz")
             items.text.progress = False
     cfg = validate(raw)
     data = engine.build_data(cfg)
