@@ -422,3 +422,49 @@ def test_dialogue_sentiment_weights_follow_the_predicted_class(tiny_bert):
     has_other = ((classes != 0) & (batch["history"] != 0)).any(1)
     assert has_other.any() and not torch.allclose(liked_only[has_other], everything[has_other])
     assert torch.allclose(liked_only[~has_other], everything[~has_other])
+
+
+def test_ievalm_turn_becomes_a_one_turn_dialogue_with_placed_mentions():
+    from recframe.conversation.ievalm import turn_dialogue
+
+    ids = {"Alien": "11", "Heat": "13", "Jaws": "15"}
+    record = {
+        "dialog_id": 3,
+        "turn_id": 3,
+        "context": ["any film like Alien?", "Heat is great", "I prefer sharks"],
+        "entity": ["Alien", "Ridley Scott", "Heat", "Jaws"],
+        "rec": ["Jaws", "Nope"],
+        "resp": "then Jaws",
+    }
+    d, unplaced = turn_dialogue(record, "x:1", ids)
+    assert [u.speaker for u in d.utterances] == [SEEKER, RECOMMENDER, SEEKER, RECOMMENDER]
+    assert [u.items for u in d.utterances[:3]] == [("11",), ("13",), ("15",)]  # Jaws named nowhere: last one
+    assert unplaced == 1 and d.turns == (3,)
+    assert d.utterances[3].items == ("15", "?Nope")  # an unknown target stays visible to be counted
+    (turn,) = recommendation_turns(d)  # only the shipped turn, not the recommender's "Heat is great"
+    assert turn.index == 3 and turn.new_targets == ("?Nope",)
+    with pytest.raises(ValueError, match="empty context"):
+        turn_dialogue({**record, "context": [" "]}, "x:2", ids)
+
+
+@pytest.mark.data
+def test_opendialkg_and_ievalm_redial_real_counts(real_data):
+    from recframe.conversation.ievalm import opendialkg, redial_ievalm
+
+    odkg = opendialkg(root=str(real_data("opendialkg-ievalm", "test_data_processed.jsonl", "id2info.json")))
+    assert len(odkg.catalogue) == 3672 and {k: len(v) for k, v in odkg.dialogues.items()} == {
+        "train": 5547,
+        "val": 1188,
+        "test": 1188,
+    }
+    data = ConversationDataModule(odkg, variant="all")
+    assert data.fingerprint["test_events"] == 1262 and data.fingerprint["val_events"] == 1254  # PROVENANCE counts
+    assert ConversationDataModule(odkg).fingerprint["test_events"] == 1262 - 431  # 431 test targets repeat
+    ievalm = redial_ievalm(
+        root=str(real_data("redial-ievalm-eval", "test_data_processed.jsonl")),
+        redial_root=str(real_data("redial", "movies_with_mentions.csv")),
+        ievalm_root=str(real_data("redial-ievalm", "id2info.json")),
+    )
+    assert len(ievalm.dialogues["test"]) == 3341
+    assert ConversationDataModule(ievalm, variant="all").fingerprint["test_events"] == 4499
+    assert ConversationDataModule(ievalm).fingerprint["test_events"] == 4499 - 463

@@ -44,12 +44,16 @@ class Dialogue:
         sentiment: the seeker's labelled sentiment per mentioned raw item id (``liked``, ``disliked``
             or ``unknown``), from the dataset's questionnaires; items without a label are absent.
         suggested: raw ids the dataset marks as suggested by the recommender (ReDial's form).
+        turns: the utterance indices that are evaluated recommendation turns, for sources that ship
+            their turns ready-made (iEvaLM's processed files); None = every recommender utterance that
+            mentions items (:func:`recframe.conversation.turns.recommendation_turns`).
     """
 
     id: str
     utterances: tuple[Utterance, ...]
     sentiment: dict[str, str] = field(default_factory=dict)
     suggested: frozenset[str] = frozenset()
+    turns: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ def synthetic_dialogues(n_train: int = 120, n_test: int = 40, n_items: int = 30,
             "genres": [[genre_of[i]] for i in ids],
             "directors": [[f"{genre_of[i]} maker"] for i in ids],
             "actors": [[] for _ in ids],  # no cast: the documented missing-field fallback
+            "writers": [[] for _ in ids],
             "plot": [f"a {genre_of[i]} film" for i in ids],
             "year": [1990 + k % 30 for k in range(len(ids))],
         },

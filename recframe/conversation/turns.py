@@ -67,7 +67,8 @@ def recommendation_turns(dialogue: Dialogue) -> list[Turn]:
     turns = []
     mentioned: dict[str, str] = {}  # item -> speaker of its first mention
     for index, utterance in enumerate(dialogue.utterances):
-        if utterance.speaker == RECOMMENDER and utterance.items and index > 0:
+        chosen = index in dialogue.turns if dialogue.turns is not None else utterance.speaker == RECOMMENDER
+        if chosen and utterance.items and index > 0:
             turns.append(
                 Turn(
                     dialogue.id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from recframe.conversation.datamodule import ConversationDataModule
+from recframe.conversation.ievalm import opendialkg, redial_ievalm
 from recframe.conversation.redial import redial
 from recframe.conversation.synthetic import synthetic_dialogues
 from recframe.data.datamodule import RecDataModule
@@ -28,7 +29,14 @@ DATASETS.register("s3rec")(s3rec)
 DATASETS.register("csv")(csv)
 DATASETS.register("redial")(redial)
 DATASETS.register("synthetic_dialogues")(synthetic_dialogues)
-CONVERSATIONAL = ("redial", "synthetic_dialogues")  # loaders that return dialogues, for the ConversationDataModule
+DATASETS.register("opendialkg")(opendialkg)
+DATASETS.register("redial_ievalm")(redial_ievalm)
+CONVERSATIONAL = (
+    "redial",
+    "synthetic_dialogues",
+    "opendialkg",
+    "redial_ievalm",
+)  # loaders that return dialogues, for the ConversationDataModule
 
 
 def datamodule_class(dataset: str) -> type:
