@@ -468,3 +468,13 @@ def test_opendialkg_and_ievalm_redial_real_counts(real_data):
     assert len(ievalm.dialogues["test"]) == 3341
     assert ConversationDataModule(ievalm, variant="all").fingerprint["test_events"] == 4499
     assert ConversationDataModule(ievalm).fingerprint["test_events"] == 4499 - 463
+
+
+def test_seeker_turns_add_training_events_only():
+    data = synthetic_dialogues(n_train=30, n_test=10)
+    plain, more = ConversationDataModule(data), ConversationDataModule(data, train_seeker_turns=True)
+    assert more.fingerprint["test_events"] == plain.fingerprint["test_events"]
+    assert more.fingerprint["val_events"] == plain.fingerprint["val_events"]
+    # every training dialogue's third utterance ("love it but not @x", by the seeker) becomes an event
+    n_train_dialogues = len(set(plain.spec.user_info.loc[plain.events["train"].users, "dialogue"]))
+    assert more.fingerprint["train_events"] == plain.fingerprint["train_events"] + n_train_dialogues

@@ -104,6 +104,8 @@ class ConversationDataModule(pl.LightningDataModule):
             turns, as Kostric & Balog report). Training always uses one event per target.
         train_repeats: also train on targets already mentioned in the context (off: the model is not
             taught to repeat what the dialogue already said).
+        train_seeker_turns: also train on the items each *seeker* utterance names (predicting what the
+            seeker brings up next: more training events from the same training dialogues).
         val_share: share of the training dialogues held out (by dialogue) for validation, when the
             source has no validation split of its own.
         split_seed: seed of that hold-out, fixed across training seeds.
@@ -121,6 +123,7 @@ class ConversationDataModule(pl.LightningDataModule):
         variant: str = "dedup",
         unit: str = "target",
         train_repeats: bool = False,
+        train_seeker_turns: bool = False,
         val_share: float = 0.1,
         split_seed: int = 0,
         context_utterances: int | None = None,
@@ -148,7 +151,8 @@ class ConversationDataModule(pl.LightningDataModule):
         self.reports = list(dialogues.reports)
         rows = []
         for stage, stage_dialogues in self._stages(dialogues, val_share, split_seed).items():
-            turns = [t for d in stage_dialogues for t in recommendation_turns(d)]
+            every = train_seeker_turns and stage == "train"
+            turns = [t for d in stage_dialogues for t in recommendation_turns(d, every_speaker=every)]
             repeats = train_repeats if stage == "train" else variant == "all"
             stage_unit = "target" if stage == "train" else unit
             rows += self._events(stage, turns, repeats, stage_unit, set(items.raw), titles, context_utterances)

@@ -62,12 +62,20 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def recommendation_turns(dialogue: Dialogue) -> list[Turn]:
-    """The recommendation turns of one dialogue, in order."""
+def recommendation_turns(dialogue: Dialogue, *, every_speaker: bool = False) -> list[Turn]:
+    """The recommendation turns of one dialogue, in order.
+
+    ``every_speaker`` also makes a turn of every *seeker* utterance that mentions items (the items a
+    seeker names next are a training signal too: more training events from the same dialogues);
+    evaluation always uses the recommender's turns.
+    """
     turns = []
     mentioned: dict[str, str] = {}  # item -> speaker of its first mention
     for index, utterance in enumerate(dialogue.utterances):
-        chosen = index in dialogue.turns if dialogue.turns is not None else utterance.speaker == RECOMMENDER
+        if dialogue.turns is not None:
+            chosen = index in dialogue.turns
+        else:
+            chosen = every_speaker or utterance.speaker == RECOMMENDER
         if chosen and utterance.items and index > 0:
             turns.append(
                 Turn(
