@@ -47,8 +47,16 @@ DEDUP = ["test/dedup/recall@1", "test/dedup/recall@10", "test/dedup/recall@50", 
 CONVERSATION = {
     "ReDial turns (Kostric & Balog's construction): dedup R@1 / R@10 / R@50 / NDCG@10, all R@10, coverage@10": (
         ["redial/pop", "redial/repeat", "redial/bm25", "redial/cooccurrence", "redial/textmatch", "redial/dialogue",
-         "redial/dialogue-sentiment", "redial/dialogue-movielens"],
-        [*DEDUP, "test/all/recall@10", "test/dedup/exposure/coverage@10"],
+         "redial/dialogue-sentiment", "redial/dialogue-movielens", "redial/dialogue-seeker-movielens"],
+        [*DEDUP, "test/all/recall@1", "test/all/recall@10", "test/all/recall@50", "test/dedup/exposure/coverage@10"],
+    ),
+    "ReDial turns as iEvaLM cut them (redial_ievalm)": (
+        ["redial-ievalm/pop", "redial-ievalm/dialogue"],
+        [*DEDUP, "test/all/recall@1", "test/all/recall@10", "test/all/recall@50"],
+    ),
+    "OpenDialKG (iEvaLM's movie and book turns)": (
+        ["opendialkg/pop", "opendialkg/repeat", "opendialkg/bm25", "opendialkg/cooccurrence", "opendialkg/dialogue"],
+        [*DEDUP, "test/all/recall@1", "test/all/recall@10", "test/all/recall@50"],
     ),
 }  # fmt: skip
 SETS = {  # name -> (page title, studies, default output folder)
