@@ -59,6 +59,30 @@ CONVERSATION = {
         [*DEDUP, "test/all/recall@1", "test/all/recall@10", "test/all/recall@50"],
     ),
 }  # fmt: skip
+PUBLISHED = {  # published rows printed under a set's tables (source: shared/REFERENCE.md §5)
+    "conversation": [
+        "## Published rows to compare with (shared/REFERENCE.md §5)",
+        "",
+        "ReDial, Kostric & Balog (SIGIR 2026), per-turn recall R@1 / R@10 / R@50 on their full (3,617 turns) and",
+        "dedup (3,372) test sets: compare with our `unit=turn` rows; they train on the full 10,006 dialogues.",
+        "",
+        "| model | full | dedup |",
+        "|---|---|---|",
+        "| naive: repeat the mentioned items | 0.043 / 0.090 / 0.090 | 0 / 0 / 0 |",
+        "| KBRD | 0.033 / 0.177 / 0.332 | 0.017 / 0.148 / 0.300 |",
+        "| KGSF | 0.032 / 0.177 / 0.369 | 0.016 / 0.147 / 0.327 |",
+        "| UniCRS | 0.049 / 0.213 / 0.421 | 0.024 / 0.180 / 0.335 |",
+        "| ECR | 0.049 / 0.220 / 0.428 | 0.026 / 0.181 / 0.337 |",
+        "| MESE | 0.032 / 0.178 / 0.381 | 0.025 / 0.159 / 0.361 |",
+        "| ReFICR (before re-ranking) | 0.049 / 0.270 / 0.507 | 0.018 / 0.213 / 0.465 |",
+        "",
+        "iEvaLM (Wang et al., EMNLP 2023), offline R@1 / R@10 / R@50 on its processed test turns, all targets:",
+        "ReDial KBRD .028 / .169 / .366, UniCRS .050 / .215 / .413, ChatGPT .037 / .174 / –; OpenDialKG KBRD",
+        ".231 / .423 / .492, UniCRS .308 / .513 / .574, ChatGPT .310 / .539 / –. He et al. (CIKM 2023), zero-shot",
+        "GPT-4 on their ReDial test turns: R@10 0.194 (all targets), 0.176 (mentioned items removed).",
+        "",
+    ],
+}
 SETS = {  # name -> (page title, studies, default output folder)
     "text": ("Text-layer results", STUDIES, Path("docs/text-results")),
     "conversation": ("Conversational results", CONVERSATION, Path("docs/conversation-results")),
@@ -153,6 +177,7 @@ def main() -> None:
                 ]
                 lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+    lines += PUBLISHED.get(args.set, [])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
     (args.out / "index.jsonl").write_text("".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in chosen))
