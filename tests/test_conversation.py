@@ -478,3 +478,25 @@ def test_seeker_turns_add_training_events_only():
     # every training dialogue's third utterance ("love it but not @x", by the seeker) becomes an event
     n_train_dialogues = len(set(plain.spec.user_info.loc[plain.events["train"].users, "dialogue"]))
     assert more.fingerprint["train_events"] == plain.fingerprint["train_events"] + n_train_dialogues
+
+
+def test_dialogue_state_updates_utterance_by_utterance():
+    from recframe.conversation.state import DialogueState, attribute_lexicon
+
+    catalogue = CATALOGUE.assign(directors=[["Ridley Scott"], ["James Cameron"], ["Michael Mann"], [], []])
+    state = DialogueState(attribute_lexicon(catalogue))
+    labels = {"11": LIKED, "13": DISLIKED}
+    state.update(Utterance(SEEKER, "I have seen @11 and loved it, no comedy please", ("11",)), labels)
+    assert state.liked == {"11"} and state.seen == {"11"} and state.mentioned == {"11": SEEKER}
+    assert ("genres", "comedy") in state.rejected_attributes and not state.accepted_attributes
+    state.update(Utterance(RECOMMENDER, "Try @12 by James Cameron or @13", ("12", "13")), labels)
+    assert state.recommended == ["12", "13"] and state.rejected == {"13"}  # a disliked suggestion
+    assert state.disliked == {"13"} and not state.accepted_attributes  # only the seeker's words count
+    state.update(Utterance(SEEKER, "something from the 90s by Ridley Scott, but not horror", ()))
+    assert {("decade", "1990s"), ("directors", "Ridley Scott")} <= state.accepted_attributes
+    assert ("genres", "horror") in state.rejected_attributes
+    state.update(Utterance(SEEKER, "actually comedy is fine", ()))  # a later mention overrides
+    assert ("genres", "comedy") in state.accepted_attributes and ("genres", "comedy") not in state.rejected_attributes
+    state.set_sentiment("13", LIKED)
+    assert state.rejected == set() and state.liked == {"11", "13"}
+    assert len(state.utterances) == 4
