@@ -500,3 +500,12 @@ def test_dialogue_state_updates_utterance_by_utterance():
     state.set_sentiment("13", LIKED)
     assert state.rejected == set() and state.liked == {"11", "13"}
     assert len(state.utterances) == 4
+
+
+def test_evaluate_conversation_refuses_a_non_conversational_experiment_before_training(tmp_path):
+    from recframe.config import ConfigError
+    from recframe.conversation.evaluate import evaluate_conversation
+
+    with pytest.raises(ConfigError, match="not a conversational experiment"):
+        evaluate_conversation("default", [f"run.dir={tmp_path}"], echo=lambda *a, **k: None)
+    assert not any(tmp_path.iterdir())  # nothing was trained or recorded

@@ -31,18 +31,22 @@ def evaluate_conversation(
     Returns the run and ``{variant: {metric: value}}`` (test metrics, without the ``test/`` prefix).
     """
     from recframe import engine, fitting
-    from recframe.config import ConfigError
+    from recframe.config import ConfigError, load_config
+
+    def conversational(cfg: dict[str, Any]) -> None:
+        if "variant" not in cfg["data"]:
+            raise ConfigError(f"{target} is not a conversational experiment (its data section has no 'variant')")
 
     if Path(target).is_dir():
         run = Run(Path(target).resolve())
         _, cfg = fitting.saved_config(run.dir)
+        conversational(cfg)
         done = {}
     else:
+        conversational(load_config(target, list(overrides)))  # before any training
         run, metrics = fitting.fit(target, list(overrides), echo=echo)
         cfg = fitting.saved_config(run.dir)[1]
         done = {cfg["data"]["variant"]: _test_metrics(metrics)}
-    if "variant" not in cfg["data"]:
-        raise ConfigError(f"{target} is not a conversational experiment (its data section has no 'variant')")
     table = {}
     for variant in VARIANTS:
         if variant in done:
