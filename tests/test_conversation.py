@@ -509,3 +509,19 @@ def test_evaluate_conversation_refuses_a_non_conversational_experiment_before_tr
     with pytest.raises(ConfigError, match="not a conversational experiment"):
         evaluate_conversation("default", [f"run.dir={tmp_path}"], echo=lambda *a, **k: None)
     assert not any(tmp_path.iterdir())  # nothing was trained or recorded
+
+
+@pytest.mark.data
+def test_inspired_real_files(real_data):
+    from recframe.conversation.inspired import inspired
+
+    d = inspired(
+        root=str(real_data("inspired-unicrs", "dev.jsonl", "test.jsonl")),
+        instructlf_root=str(real_data("inspired-instructlf", "inspired_train.csv")),
+    )
+    assert len(d.dialogues["val"]) == 99 and len(d.dialogues["test"]) == 99  # PROVENANCE: 99 + 99 dialogues
+    assert len(d.dialogues["train"]) == 1441 and "7 without context" in d.reports[1]  # of 1,448 pairs
+    turns = [t for x in d.dialogues["test"] for t in recommendation_turns(x)]
+    assert len(turns) == 256  # of the 257 recommender utterances with a movie, one opens its dialogue
+    data = ConversationDataModule(d, variant="all")
+    assert data.fingerprint["test_events"] == 291 and data.fingerprint["items"] == 1191

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from recframe.conversation.datamodule import ConversationDataModule
 from recframe.conversation.ievalm import opendialkg, redial_ievalm
+from recframe.conversation.inspired import inspired
 from recframe.conversation.redial import redial
 from recframe.conversation.synthetic import synthetic_dialogues
 from recframe.data.datamodule import RecDataModule
@@ -31,11 +32,13 @@ DATASETS.register("redial")(redial)
 DATASETS.register("synthetic_dialogues")(synthetic_dialogues)
 DATASETS.register("opendialkg")(opendialkg)
 DATASETS.register("redial_ievalm")(redial_ievalm)
+DATASETS.register("inspired")(inspired)
 CONVERSATIONAL = (
     "redial",
     "synthetic_dialogues",
     "opendialkg",
     "redial_ievalm",
+    "inspired",
 )  # loaders that return dialogues, for the ConversationDataModule
 
 
