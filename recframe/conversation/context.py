@@ -8,6 +8,9 @@ arrays once, at construction, so a forward pass only indexes tensors.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,3 +51,43 @@ def utterance_index(spec: DataSpec, last: int | None = None) -> tuple[list[str],
     for row, r in enumerate(ids):
         index[row, : len(r)] = r
     return list(vocab), torch.as_tensor(index)
+
+
+ENCODER_KEYS = ("model", "pooling", "normalize", "batch_size", "cache", "progress")  # of text_features
+
+
+@dataclass(frozen=True)
+class UtteranceVectors:
+    """The frozen vectors of every event's latest utterances, and the encoder that made them.
+
+    Attributes:
+        table: ``[N + 1, H]`` vectors of the distinct utterances; row 0 (no utterance) is zero.
+        index: ``[n_users, L]`` rows of ``table`` per event, oldest first (0 = none).
+        encode: the same frozen encoder for other texts (cached per text), ``list[str] -> [n, H]``.
+        report: one line for the start-up report and ``run.json``.
+    """
+
+    table: torch.Tensor
+    index: torch.Tensor
+    encode: Callable[[list[str]], np.ndarray]
+    report: str
+
+
+def utterance_vectors(spec: DataSpec, text: dict[str, Any], *, window: int, max_length: int) -> UtteranceVectors:
+    """Encode (or read from the per-text cache) the latest ``window`` utterances of every event.
+
+    ``text`` holds validated settings of :func:`recframe.text.items.text_features`; its template is
+    not used (utterances are encoded as they are).
+    """
+    from recframe.text.items import frozen_vectors
+
+    settings = {k: text[k] for k in ENCODER_KEYS}
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return frozen_vectors(texts, key=None, max_length=max_length, **settings)[0]
+
+    texts, index = utterance_index(spec, last=window)
+    vectors, identity, hit = frozen_vectors(texts, key=None, max_length=max_length, **settings)
+    table = torch.cat([torch.zeros(1, vectors.shape[1]), torch.as_tensor(vectors)])
+    line = f"utterances via {identity}: {len(texts):,} distinct{', all from the cache' if hit else ''}"
+    return UtteranceVectors(table, index, encode, line)

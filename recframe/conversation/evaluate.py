@@ -52,7 +52,8 @@ def evaluate_conversation(
         if variant in done:
             table[variant] = done[variant]
             continue
-        extra = [o for o in overrides if not o.startswith("data.variant=")] if done == {} else []
+        # a fresh fit saved its overrides in the run's config; a recorded run takes them here
+        extra = [] if done else [o for o in overrides if not o.startswith("data.variant=")]
         metrics = engine.evaluate(str(run.dir), "test", [*extra, f"data.variant={variant}"])
         table[variant] = _test_metrics(metrics)
     run.write_metrics({f"test/{v}/{k}": value for v, values in table.items() for k, value in values.items()})

@@ -112,7 +112,7 @@ def inspired(root: str | None = None, instructlf_root: str | None = None) -> Dia
     extra = sorted({t for _, ts in pairs for t in ts if len(by_bare.get(bare(t), [])) != 1} - set(titles))
     for t in extra:
         by_bare.setdefault(bare(t), []).append(t)
-    catalogue_titles = titles + [t for t in extra if t not in titles]
+    catalogue_titles = titles + extra  # extra holds no UniCRS title
     ids = {t: str(k + 1) for k, t in enumerate(catalogue_titles)}
     catalogue = pd.DataFrame(
         {"title": catalogue_titles}, index=pd.Index([ids[t] for t in catalogue_titles], name="item")

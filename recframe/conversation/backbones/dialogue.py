@@ -23,10 +23,10 @@ from torch import Tensor, nn
 
 from recframe.backbones.contract import catalogue_scores
 from recframe.config import schema_of, validate_section
-from recframe.conversation.context import event_column, utterance_index
+from recframe.conversation.context import event_column, utterance_vectors
 from recframe.data.datamodule import DataSpec
 from recframe.data.interactions import PAD
-from recframe.text.items import frozen_vectors, item_table, text_features
+from recframe.text.items import item_table, text_features
 
 DEFAULT_TEXT = {"model": "minilm"}
 SENTIMENT_INIT = (1.0, -1.0, 0.5)  # liked, disliked, unknown (recframe.conversation.sentiment.CLASSES)
@@ -110,29 +110,20 @@ class Dialogue(nn.Module):
         if window < 1:
             raise ValueError(f"dialogue window must be >= 1, got {window}")
         settings = validate_section(schema_of(text_features, ("spec",)), text or DEFAULT_TEXT, "backbone.text")
-        texts, index = utterance_index(spec, last=window)
-        keep = ("model", "pooling", "normalize", "batch_size", "cache", "progress")
-        vectors, identity, hit = frozen_vectors(
-            texts, key=None, max_length=utterance_length, **{k: settings[k] for k in keep}
-        )
-        table = torch.cat([torch.zeros(1, vectors.shape[1]), torch.as_tensor(vectors)])  # row 0: no utterance
-        self.register_buffer("utterances", table, persistent=False)
-        self.register_buffer("index", index, persistent=False)
+        said = utterance_vectors(spec, settings, window=window, max_length=utterance_length)
+        self.register_buffer("utterances", said.table, persistent=False)
+        self.register_buffer("index", said.index, persistent=False)
         self.items = item_table(spec, dim, items, init=lambda w: nn.init.normal_(w, std=0.02))
-        self.recency = nn.Parameter(torch.zeros(index.shape[1]))  # softmax weights, latest utterance last
-        self.project = nn.Linear(table.shape[1], dim)
+        self.recency = nn.Parameter(torch.zeros(said.index.shape[1]))  # softmax weights, latest utterance last
+        self.project = nn.Linear(said.table.shape[1], dim)
         self.mention_weight = nn.Parameter(torch.ones(())) if mentions else None
         self.dropout = nn.Dropout(dropout)
-        self.report = [f"utterances via {identity}: {len(texts):,} distinct{', all from the cache' if hit else ''}"]
+        self.report = [said.report]
         self.sentiment_weight = None
         if sentiment:
             if not mentions:
                 raise ValueError("dialogue sentiment weights the mentioned items: it needs mentions: true")
-
-            def encode(batch: list[str]) -> np.ndarray:
-                return frozen_vectors(batch, key=None, max_length=utterance_length, **{k: settings[k] for k in keep})[0]
-
-            classes, line = predicted_sentiment(spec, encode)
+            classes, line = predicted_sentiment(spec, said.encode)
             self.register_buffer("context_indptr", torch.as_tensor(spec.train_items.indptr), persistent=False)
             self.register_buffer("context_sentiment", torch.as_tensor(classes), persistent=False)
             self.sentiment_weight = nn.Parameter(torch.tensor(SENTIMENT_INIT))

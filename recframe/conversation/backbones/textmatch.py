@@ -18,9 +18,9 @@ from torch import Tensor, nn
 
 from recframe.backbones.contract import catalogue_scores
 from recframe.config import schema_of, validate_section
-from recframe.conversation.context import utterance_index
+from recframe.conversation.context import utterance_vectors
 from recframe.data.datamodule import DataSpec
-from recframe.text.items import FrozenText, frozen_vectors, text_features
+from recframe.text.items import FrozenText, text_features
 
 
 class TextMatch(nn.Module):
@@ -44,17 +44,10 @@ class TextMatch(nn.Module):
             raise ValueError(f"textmatch window must be >= 1, got {window}")
         settings = validate_section(schema_of(text_features, ("spec",)), text or {}, "text")
         self.items = FrozenText(spec, settings)
-        texts, index = utterance_index(spec, last=window)
-        keep = ("model", "pooling", "normalize", "batch_size", "cache", "progress")
-        vectors, identity, hit = frozen_vectors(
-            texts, key=None, max_length=utterance_length, **{k: settings[k] for k in keep}
-        )
-        table = torch.cat([torch.zeros(1, vectors.shape[1]), torch.as_tensor(vectors)])  # row 0: no utterance
-        self.register_buffer("utterances", table, persistent=False)
-        self.register_buffer("index", index, persistent=False)
-        self.items.report.append(
-            f"utterances via {identity}: {len(texts):,} distinct encoded{', from the cache' if hit else ''}"
-        )
+        said = utterance_vectors(spec, settings, window=window, max_length=utterance_length)
+        self.register_buffer("utterances", said.table, persistent=False)
+        self.register_buffer("index", said.index, persistent=False)
+        self.items.report.append(said.report)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         ids = self.index[batch["user"]]  # [B, L]
