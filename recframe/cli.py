@@ -1,4 +1,4 @@
-"""``python -m recframe <command>``: fit, validate, test, predict, evaluate-conversation, reproduce, list, ...
+"""``python -m recframe <command>``: fit, validate, test, predict, evaluate-conversation, chat, reproduce, list, ...
 
 Heavy libraries (torch, Lightning) are imported inside the commands, so ``list`` and ``--help``
 answer at once.
@@ -130,6 +130,15 @@ def cmd_evaluate_conversation(args: argparse.Namespace) -> int:
         out.add_row(variant, *(f"{values[n]:.4f}" if n in values else "—" for n in HEADLINE))
     console.print(out)
     console.print(f"run directory: {run.dir}")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from recframe.conversation.chat import chat, transcript_path
+    from recframe.conversation.session import Conversation
+
+    conv = Conversation.load(args.target, args.overrides, k=args.k)
+    chat(conv, lambda: console.input("[bold]you>[/] "), console, transcript_path(args.target, args.transcript))
     return 0
 
 
@@ -290,6 +299,13 @@ def parser() -> argparse.ArgumentParser:
     conv.add_argument("target", help="experiment name under experiments/, or a run directory to re-test")
     conv.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     conv.set_defaults(func=cmd_evaluate_conversation)
+
+    talk = sub.add_parser("chat", help="talk with a trained model in the terminal (free text, /like N, /why N, ...)")
+    talk.add_argument("target", help="a run directory or checkpoint of a conversational or sequential experiment")
+    talk.add_argument("--k", type=int, default=10, help="items per list (default 10)")
+    talk.add_argument("--transcript", help="JSONL file for the transcript (default: <run>/chats/<time>.jsonl)")
+    talk.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    talk.set_defaults(func=cmd_chat)
 
     sent = sub.add_parser(
         "sentiment", help="train the seeker-sentiment classifier on a conversational dataset and score its test split"

@@ -111,6 +111,8 @@ class Dialogue(nn.Module):
             raise ValueError(f"dialogue window must be >= 1, got {window}")
         settings = validate_section(schema_of(text_features, ("spec",)), text or DEFAULT_TEXT, "backbone.text")
         said = utterance_vectors(spec, settings, window=window, max_length=utterance_length)
+        encoder = {k: settings[k] for k in ("model", "pooling", "normalize")}
+        self.utterance_encoder = {**encoder, "max_length": utterance_length}  # what a live dialogue is encoded with
         self.register_buffer("utterances", said.table, persistent=False)
         self.register_buffer("index", said.index, persistent=False)
         self.items = item_table(spec, dim, items, init=lambda w: nn.init.normal_(w, std=0.02))
@@ -129,17 +131,47 @@ class Dialogue(nn.Module):
             self.sentiment_weight = nn.Parameter(torch.tensor(SENTIMENT_INIT))
             self.report.append(line)
 
-    def _text(self, users: Tensor) -> Tensor:
-        ids = self.index[users]  # [B, L], right-padded
-        lengths = (ids > 0).sum(1)  # [B]
+    def recency_weights(self, present: Tensor) -> Tensor:
+        """Softmax weights ``[B, L]`` of right-padded utterance slots (``present`` marks the real ones)."""
+        width = len(self.recency)
+        if present.shape[1] > width:
+            raise ValueError(f"the model reads the latest {width} utterances, got {present.shape[1]}")
+        lengths = present.sum(1)  # [B]
         # weight position j by its distance from the latest utterance, so recency means the same in
         # short and long dialogues: row b's latest utterance reads recency[-1]
-        shift = (ids.shape[1] - lengths)[:, None]
-        slot = (torch.arange(ids.shape[1], device=ids.device)[None, :] + shift).clamp(max=ids.shape[1] - 1)
-        logits = self.recency[slot].masked_fill(ids == 0, float("-inf"))  # [B, L]
-        weights = torch.nan_to_num(torch.softmax(logits, 1))  # a dialogue without utterances: zeros
+        shift = (width - lengths)[:, None]
+        slot = (torch.arange(present.shape[1], device=present.device)[None, :] + shift).clamp(max=width - 1)
+        logits = self.recency[slot].masked_fill(~present, float("-inf"))  # [B, L]
+        return torch.nan_to_num(torch.softmax(logits, 1))  # a dialogue without utterances: zeros
+
+    def _text(self, users: Tensor) -> Tensor:
+        ids = self.index[users]  # [B, L], right-padded
+        weights = self.recency_weights(ids > 0)
         pooled = (weights.unsqueeze(-1) * self.utterances[ids]).sum(1)  # [B, H]
         return self.project(self.dropout(pooled))  # [B, D]
+
+    def parts(self, vectors: Tensor, history: Tensor, classes: Tensor | None = None) -> dict[str, Tensor]:
+        """ψ of one live dialogue as a sum of its parts (eval mode): what explanations cite.
+
+        Args:
+            vectors: ``[L, H]`` frozen vectors of its latest utterances, oldest first.
+            history: ``[T]`` items mentioned so far (dense ids, PAD-free).
+            classes: ``[T]`` sentiment class per item (needed when the model weights by sentiment).
+
+        Returns ``bias [D]``, ``utterances [L, D]`` (each utterance's share ``w_j A u_j``) and
+        ``items [T, D]``; ψ = bias + utterances.sum(0) + items.sum(0), equal to :meth:`forward`'s.
+        """
+        weights = self.recency_weights(torch.ones(1, len(vectors), dtype=torch.bool, device=vectors.device))[0]
+        said = weights[:, None] * (vectors @ self.project.weight.T)  # [L, D]
+        items = torch.zeros(len(history), said.shape[1], device=vectors.device)
+        if self.mention_weight is not None and len(history):
+            weight = torch.ones(len(history), device=vectors.device)
+            if self.sentiment_weight is not None:
+                if classes is None:
+                    raise ValueError("this dialogue model weights mentions by sentiment: pass each item's class")
+                weight = self.sentiment_weight[classes]
+            items = self.mention_weight * self.items(history) * weight[:, None] / len(history)  # [T, D]
+        return {"bias": self.project.bias, "utterances": said, "items": items}
 
     def _history_sentiment(self, users: Tensor, width: int) -> Tensor:
         """Predicted class of each ``history`` position ``[B, T]``: the batch holds the last ``T`` context items."""
