@@ -142,6 +142,44 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from rich.progress import track
+
+    from recframe.conversation.simulator import KS, simulate_run
+
+    if args.mode != "attribute":
+        raise ValueError(f"--mode {args.mode!r}: only the attribute mode runs without an LLM backend")
+    summary, path = simulate_run(
+        args.target,
+        turns=args.turns,
+        variant=args.variant,
+        limit=args.limit,
+        seed=args.seed,
+        overrides=args.overrides,
+        progress=lambda xs: track(xs, description="simulating", console=err_console),
+    )
+    table = Table(
+        title=escape(f"simulated {args.mode} mode, {args.turns} rounds, {args.variant} ({summary['experiment']})")
+    )
+    for column in (*(f"recall@{k}" for k in KS), "success", "mean rounds", "conversations"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(f"{summary[f'recall@{k}']:.4f}" for k in KS),
+        f"{summary['success']:.4f}",
+        f"{summary['mean_rounds']:.2f}",
+        f"{summary['conversations']:,}",
+    )
+    console.print(table)
+    console.print("success by round: " + ", ".join(f"{v:.3f}" for v in summary["success_by_round"]))
+    console.print(
+        f"questions asked: {summary['asked']}; answer values withheld (they named a target): "
+        f"{summary['withheld_values']}"
+    )
+    if path is not None:
+        console.print(f"wrote {path}")
+    return 0
+
+
 def cmd_sentiment(args: argparse.Namespace) -> int:
     from recframe.conversation.sentiment import sentiment_report
     from recframe.runs import write_json
@@ -306,6 +344,16 @@ def parser() -> argparse.ArgumentParser:
     talk.add_argument("--transcript", help="JSONL file for the transcript (default: <run>/chats/<time>.jsonl)")
     talk.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     talk.set_defaults(func=cmd_chat)
+
+    sim = sub.add_parser("simulate", help="play a run's test turns with a simulated seeker (iEvaLM's protocol)")
+    sim.add_argument("target", help="a run directory (or checkpoint) of a conversational experiment")
+    sim.add_argument("--turns", type=int, default=5, help="rounds per conversation (default 5)")
+    sim.add_argument("--mode", default="attribute", choices=("attribute", "free"), help="simulator (default attribute)")
+    sim.add_argument("--variant", default="all", choices=("all", "dedup"), help="targets and masking (default all)")
+    sim.add_argument("--limit", type=int, help="play a random sample of this many test turns")
+    sim.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
+    sim.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    sim.set_defaults(func=cmd_simulate)
 
     sent = sub.add_parser(
         "sentiment", help="train the seeker-sentiment classifier on a conversational dataset and score its test split"

@@ -93,6 +93,7 @@ class Catalogue:
         self.dense = {raw: k for k, raw in enumerate(self.raw) if k > 0}
         rows = info.reindex(np.arange(len(self.raw)))
         self.titles = ["" if k == 0 else str(t) for k, t in enumerate(rows["title"].tolist())]
+        self.title_of = dict(zip(self.raw[1:], self.titles[1:], strict=True))  # raw id -> title
         self.attributes: list[dict[str, set[str]]] = [{} for _ in self.raw]
         self.years: list[int | None] = [None] * len(self.raw)
         for k, (_, row) in enumerate(rows.iterrows()):
@@ -119,6 +120,8 @@ class Catalogue:
             key = normalise(self.titles[k])
             if key:
                 self.by_title.setdefault(key, k)
+                if re.match(r"(?i)the\b", self.titles[k]) or re.search(r"(?i), the\s*(\(\d{4}\))?$", self.titles[k]):
+                    self.by_title.setdefault(f"the {key}", k)  # "the matrix" in any case
                 if self.years[k] is not None:
                     self.by_title.setdefault(f"{key} {self.years[k]}", k)
         self.title_keys = sorted({normalise(t) for t in self.titles[1:] if normalise(t)})

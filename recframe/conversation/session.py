@@ -76,19 +76,29 @@ class Conversation:
         profile: the model (:func:`~recframe.conversation.profile.profile_of`).
         catalogue: titles and attributes of its items.
         k: list length.
+        mask_mentioned: keep items already mentioned (and liked) out of every list, as the ``dedup``
+            protocol does; False lets them come back (the ``all`` protocol of offline evaluation).
     """
 
-    def __init__(self, profile: DialogueProfile | HistoryProfile, catalogue: Catalogue, *, k: int = 10) -> None:
+    def __init__(
+        self,
+        profile: DialogueProfile | HistoryProfile,
+        catalogue: Catalogue,
+        *,
+        k: int = 10,
+        mask_mentioned: bool = True,
+    ) -> None:
         if k < 1:
             raise ValueError(f"a list needs k >= 1, got {k}")
-        self.profile, self.catalogue, self.k = profile, catalogue, k
-        self.source: dict[str, str] = {}
+        self.profile, self.catalogue, self.k, self.mask_mentioned = profile, catalogue, k, mask_mentioned
+        self.source: dict[str, str] = {}  # checkpoint and experiment, when loaded from a run
+        self.config: dict[str, Any] = {}  # the run's resolved config, when loaded from a run
         self.transcript: list[dict[str, Any]] = []  # kept across resets (a reset is logged)
         self.state = DialogueState()
         self.reset()
 
     @classmethod
-    def load(cls, target: str, overrides: Iterable[str] = (), *, k: int = 10) -> Conversation:
+    def load(cls, target: str, overrides: Iterable[str] = (), *, k: int = 10, **kwargs: Any) -> Conversation:
         """The model of a run directory or checkpoint (a conversational or any sequential experiment)."""
         from recframe import engine
 
@@ -96,8 +106,9 @@ class Conversation:
         state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
         catalogue = Catalogue(data.log_.items.raw, data.spec.item_info)
-        conversation = cls(profile_of(module.backbone, cfg["backbone"]["name"]), catalogue, k=k)
+        conversation = cls(profile_of(module.backbone, cfg["backbone"]["name"]), catalogue, k=k, **kwargs)
         conversation.source = {"checkpoint": str(path), "experiment": module.hparams["meta"]["experiment"]}
+        conversation.config = cfg
         return conversation
 
     # --- state ---------------------------------------------------------------------------------------------
@@ -110,6 +121,7 @@ class Conversation:
         self.last: list[Recommendation] = []
         self.focus: int | None = None
         self.turn = Turn()
+        self.heard = None  # the last message's Understanding
 
     def _raw(self, item: int) -> str:
         return self.catalogue.raw[item]
@@ -129,11 +141,18 @@ class Conversation:
 
     def say(self, text: str) -> list[Recommendation]:
         """The seeker says ``text``; returns the new list (``self.turn`` holds the reply and notes)."""
+        turn = self.hear(text)
+        if turn is None:
+            self.turn = Turn("Tell me a movie you liked, or what you are in the mood for.", ["empty message"])
+            return self.last
+        return self._recommend(turn, self.k)
+
+    def hear(self, text: str) -> Turn | None:
+        """Fold the seeker's ``text`` into the state without answering (None for an empty message)."""
         turn = Turn()
         text = text.strip()
         if not text:
-            self.turn = Turn("Tell me a movie you liked, or what you are in the mood for.", ["empty message"])
-            return self.last
+            return None
         if len(text) > MAX_MESSAGE:
             turn.notes.append(f"your message was cut to its first {MAX_MESSAGE} characters")
             text = text[:MAX_MESSAGE]
@@ -159,19 +178,20 @@ class Conversation:
         for phrase, near in heard.unknown_titles:
             turn.notes.append(f"I don't know {phrase!r}; did you mean {' or '.join(repr(t) for t in near)}?")
         self._log(SEEKER, text, understood=_summary(heard, self.catalogue))
-        return self._recommend(turn)
+        self.heard = heard
+        return turn
 
     def like(self, item: str | int) -> list[Recommendation]:
         """Mark ``item`` (raw id or title) liked and re-rank."""
         self._set(self.catalogue.item(item), LIKED, mention=True)
         self._log(SEEKER, f"/like {item}", feedback=LIKED, item=self._raw(self.catalogue.item(item)))
-        return self._recommend(Turn())
+        return self._recommend(Turn(), self.k)
 
     def dislike(self, item: str | int) -> list[Recommendation]:
         """Mark ``item`` (raw id or title) disliked: it never comes back; re-rank."""
         self._set(self.catalogue.item(item), DISLIKED, mention=True)
         self._log(SEEKER, f"/dislike {item}", feedback=DISLIKED, item=self._raw(self.catalogue.item(item)))
-        return self._recommend(Turn())
+        return self._recommend(Turn(), self.k)
 
     def ask(self, column: str, text: str | None = None) -> str:
         """The recommender asks about an attribute (``genres``, ``actors``, ...); the question joins the dialogue."""
@@ -208,7 +228,7 @@ class Conversation:
 
     def context(self) -> Context:
         """What ψ reads now (see the module NOTE)."""
-        lines = [line(u, {}) for u in self.state.utterances]
+        lines = [line(u, self.catalogue.title_of) for u in self.state.utterances]
         keep_disliked = self.profile.reads_text and self.profile.weights_by_sentiment
         items, classes = [], []
         for raw in self.state.mentioned:
@@ -224,7 +244,10 @@ class Conversation:
         ok = np.ones(len(self.catalogue), dtype=bool)
         ok[0] = False
         state = self.state
-        ok[self._dense(set(state.mentioned) | state.liked | state.disliked | state.rejected | state.seen)] = False
+        never = state.disliked | state.rejected | state.seen
+        if self.mask_mentioned:
+            never |= set(state.mentioned) | state.liked
+        ok[self._dense(never)] = False
         for column, value in state.rejected_attributes:
             ok &= ~self.catalogue.having(column, {value})
         for column in ("genres", "decade"):
@@ -234,11 +257,15 @@ class Conversation:
         return ok
 
     def recommend(self, k: int | None = None) -> list[Recommendation]:
-        """The current top-``k`` list (default ``self.k``) under the model and the hard rules."""
+        """Show the current top-``k`` list (default ``self.k``): it becomes the list that feedback points at."""
+        return self._recommend(Turn(), k or self.k)
+
+    def ranking(self, k: int | None = None) -> list[Recommendation]:
+        """The current top-``k`` under the model and the hard rules, without showing it (no state change)."""
         return self._rank(k or self.k)
 
-    def _recommend(self, turn: Turn) -> list[Recommendation]:
-        self.last = self._rank(self.k)
+    def _recommend(self, turn: Turn, k: int) -> list[Recommendation]:
+        self.last = self._rank(k)
         self.state.recommended.extend(r.item for r in self.last if r.item not in self.state.recommended)
         if not self.last:
             turn.response = "Nothing in the catalogue fits everything you asked for; try dropping a constraint."

@@ -2,9 +2,10 @@
 
 Rules, each traceable to the words that fired it (no model, so every decision can be explained):
 
-- a message is cut into clauses at ``. ; ! ?`` and at "but", "though", "however", "although",
-  "whereas"; a clause's sentiment is *disliked* if it holds a negative word ("hated", "boring") or a
-  positive word ("loved", "like") within three words after a negator ("didn't like", "not a fan"),
+- a message is cut into clauses at ``. ; ! ?``, at a comma before "not" / "no" / "never", and at
+  "but", "though", "however", "although", "whereas"; a clause's sentiment is *disliked* if it holds
+  a negative word ("hated", "boring") or a positive word ("loved", "like") within three words after
+  a negator ("didn't like", "not a fan"),
   else *liked* if it holds a positive word, else *unknown*; every title and list reference in the
   clause takes it; a clause that opens with "not" / "no" / "never" and has no sentiment word of its
   own takes the opposite of the previous clause's ("I loved Alien but not Aliens");
@@ -39,7 +40,7 @@ NEGATIVE = {
 }  # fmt: skip
 NEGATORS = {"not", "no", "never", "don", "didn", "doesn", "wasn", "isn", "dont", "didnt", "nothing", "without",
             "except", "avoid", "skip", "neither", "nor", "none"}  # fmt: skip
-CLAUSE_BREAK = re.compile(r"[.;!?]+|\b(?:but|though|however|although|whereas)\b", re.IGNORECASE)
+CLAUSE_BREAK = re.compile(r"[.;!?]+|,\s*(?=(?:not|no|never)\b)|\b(?:but|though|however|although|whereas)\b", re.I)
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
             "ninth": 9, "tenth": 10, "last": -1}  # fmt: skip
 POSITION = re.compile(
