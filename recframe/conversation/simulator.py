@@ -199,7 +199,7 @@ def simulate_run(
     """
     from recframe.conversation.turns import VARIANTS, recommendation_turns
     from recframe.data import DATASETS
-    from recframe.runs import Run, write_json
+    from recframe.runs import Run, git_commit, write_json
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {list(VARIANTS)}")
@@ -218,7 +218,8 @@ def simulate_run(
         chosen = np.random.default_rng(seed).choice(len(played), limit, replace=False)
         played = [played[k] for k in sorted(chosen)]
     summary, _ = simulate(conv, played, turns=turns, progress=progress)
-    summary.update(mode="attribute", variant=variant, turns=turns, limit=limit, seed=seed, **conv.source)
+    summary.update(mode="attribute", variant=variant, turns=turns, limit=limit, seed=seed, git=git_commit())
+    summary.update(conv.source)
     path = Path(target)
     if not path.is_dir():
         return summary, None
