@@ -138,7 +138,27 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from recframe.conversation.session import Conversation
 
     conv = Conversation.load(args.target, args.overrides, k=args.k)
+    if args.llm:
+        from recframe.conversation.llm import load_llm
+
+        conv.llm = load_llm(args.llm)
     chat(conv, lambda: console.input("[bold]you>[/] "), console, transcript_path(args.target, args.transcript))
+    return 0
+
+
+def cmd_serve_llm(args: argparse.Namespace) -> int:
+    from recframe.conversation.llm import load_llm
+    from recframe.conversation.llm_server import make_server
+
+    if args.model.startswith("http"):
+        raise ValueError("serve-llm runs a local model: give smollm2 or hf:<name or folder>")
+    llm = load_llm(args.model, max_new_tokens=args.max_tokens)
+    server = make_server(llm, args.host, args.port)
+    console.print(f"serving {llm.name} at http://{args.host}:{server.server_port}/v1 (OpenAI chat completions)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
     return 0
 
 
@@ -342,8 +362,16 @@ def parser() -> argparse.ArgumentParser:
     talk.add_argument("target", help="a run directory or checkpoint of a conversational or sequential experiment")
     talk.add_argument("--k", type=int, default=10, help="items per list (default 10)")
     talk.add_argument("--transcript", help="JSONL file for the transcript (default: <run>/chats/<time>.jsonl)")
+    talk.add_argument("--llm", help="write replies with an LLM: smollm2, hf:<name or folder>, http://host/v1#model")
     talk.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     talk.set_defaults(func=cmd_chat)
+
+    llm = sub.add_parser("serve-llm", help="serve a local causal LM as an OpenAI-compatible chat endpoint")
+    llm.add_argument("model", help="smollm2, or hf:<hub name or local folder>")
+    llm.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    llm.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    llm.add_argument("--max-tokens", type=int, default=64, help="default reply length (default 64)")
+    llm.set_defaults(func=cmd_serve_llm)
 
     sim = sub.add_parser("simulate", help="play a run's test turns with a simulated seeker (iEvaLM's protocol)")
     sim.add_argument("target", help="a run directory (or checkpoint) of a conversational experiment")

@@ -33,6 +33,10 @@ from recframe.conversation.understand import understand
 
 CLASS_OF = {LIKED: 0, DISLIKED: 1, UNKNOWN: 2}  # recframe.conversation.sentiment.CLASSES
 MAX_MESSAGE = 1000  # characters read from one message; longer ones are cut with a notice
+LLM_SYSTEM = (
+    "You are a movie recommender. In one or two sentences, recommend the movies listed below to the user, "
+    "citing the reasons given in brackets. Mention no other titles."
+)
 COLUMN_NAMES = {"genres": "genre", "directors": "director", "actors": "actor", "decade": "decade"}
 
 
@@ -91,6 +95,7 @@ class Conversation:
         if k < 1:
             raise ValueError(f"a list needs k >= 1, got {k}")
         self.profile, self.catalogue, self.k, self.mask_mentioned = profile, catalogue, k, mask_mentioned
+        self.llm = None  # an LLM backend (recframe.conversation.llm) writes the replies; None = templates
         self.source: dict[str, str] = {}  # checkpoint and experiment, when loaded from a run
         self.config: dict[str, Any] = {}  # the run's resolved config, when loaded from a run
         self.transcript: list[dict[str, Any]] = []  # kept across resets (a reset is logged)
@@ -271,10 +276,29 @@ class Conversation:
             turn.response = "Nothing in the catalogue fits everything you asked for; try dropping a constraint."
             turn.notes.append("no item satisfies the constraints")
         else:
-            turn.response = _reply(self.last)
+            turn.response = self._llm_reply(turn) if self.llm is not None else _reply(self.last)
         self.turn = turn
         self._log(RECOMMENDER, turn.response, list=[r.item for r in self.last], notes=list(turn.notes))
         return self.last
+
+    def _llm_reply(self, turn: Turn) -> str:
+        """The LLM's reply about the first five items; templates (with a note) when it cannot answer."""
+        from recframe.conversation.llm import LLMError
+
+        said = next((u.text for u in reversed(self.state.utterances) if u.speaker == SEEKER), "")
+        listed = "\n".join(
+            f"{n}. {r.title}" + (f" ({'; '.join(x.text for x in r.reasons)})" if r.reasons else "")
+            for n, r in enumerate(self.last[:5], 1)
+        )
+        messages = [
+            {"role": "system", "content": f"{LLM_SYSTEM}\nMovies to recommend:\n{listed}"},
+            {"role": "user", "content": said or "Recommend me something."},
+        ]
+        try:
+            return self.llm.generate(messages)
+        except LLMError as err:
+            turn.notes.append(f"{err}; replying with templates")
+            return _reply(self.last)
 
     def _rank(self, k: int) -> list[Recommendation]:
         scored = self.profile.score(self.context())
