@@ -175,6 +175,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         variant=args.variant,
         limit=args.limit,
         seed=args.seed,
+        attribute_rules=not args.model_only,
         overrides=args.overrides,
         progress=lambda xs: track(xs, description="simulating", console=err_console),
     )
@@ -380,6 +381,9 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--variant", default="all", choices=("all", "dedup"), help="targets and masking (default all)")
     sim.add_argument("--limit", type=int, help="play a random sample of this many test turns")
     sim.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
+    sim.add_argument(
+        "--model-only", action="store_true", help="ablation: answers reach the model as text only (no attribute rules)"
+    )
     sim.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     sim.set_defaults(func=cmd_simulate)
 

@@ -82,6 +82,10 @@ class Conversation:
         k: list length.
         mask_mentioned: keep items already mentioned (and liked) out of every list, as the ``dedup``
             protocol does; False lets them come back (the ``all`` protocol of offline evaluation).
+        attribute_rules: accepted genres and decades filter the list and accepted people lead it;
+            False leaves accepted attributes to the model alone (they are still in the dialogue text
+            ψ reads) — the ablation that measures what the learned profile does with them.
+            Rejections (disliked items, rejected lists and attributes) always hold.
     """
 
     def __init__(
@@ -91,10 +95,12 @@ class Conversation:
         *,
         k: int = 10,
         mask_mentioned: bool = True,
+        attribute_rules: bool = True,
     ) -> None:
         if k < 1:
             raise ValueError(f"a list needs k >= 1, got {k}")
-        self.profile, self.catalogue, self.k, self.mask_mentioned = profile, catalogue, k, mask_mentioned
+        self.profile, self.catalogue, self.k = profile, catalogue, k
+        self.mask_mentioned, self.attribute_rules = mask_mentioned, attribute_rules
         self.llm = None  # an LLM backend (recframe.conversation.llm) writes the replies; None = templates
         self.source: dict[str, str] = {}  # checkpoint and experiment, when loaded from a run
         self.config: dict[str, Any] = {}  # the run's resolved config, when loaded from a run
@@ -255,7 +261,7 @@ class Conversation:
         ok[self._dense(never)] = False
         for column, value in state.rejected_attributes:
             ok &= ~self.catalogue.having(column, {value})
-        for column in ("genres", "decade"):
+        for column in ("genres", "decade") if self.attribute_rules else ():
             wanted = {v for c, v in state.accepted_attributes if c == column}
             if wanted:
                 ok &= self.catalogue.having(column, wanted)
@@ -317,7 +323,7 @@ class Conversation:
 
     def _priority(self, candidates: np.ndarray) -> np.ndarray:
         people = [(c, v) for c, v in self.state.accepted_attributes if c in PEOPLE]
-        if not people:
+        if not people or not self.attribute_rules:
             return np.zeros(len(candidates))
         return np.array([sum(self.catalogue.has(int(i), c, v) for c, v in people) for i in candidates], dtype=float)
 

@@ -186,6 +186,7 @@ def simulate_run(
     variant: str = "all",
     limit: int | None = None,
     seed: int = 0,
+    attribute_rules: bool = True,
     overrides: Iterable[str] = (),
     progress: Callable[[Iterable], Iterable] = lambda x: x,
 ) -> tuple[dict[str, Any], Path | None]:
@@ -193,8 +194,10 @@ def simulate_run(
 
     ``variant`` ``all`` (iEvaLM's) plays every target and lets mentioned items be listed; ``dedup``
     plays only targets not yet mentioned and masks the context's items. ``limit`` plays a random
-    sample of that many turns (seeded). Returns the summary and the JSON file written (run
-    directories only: ``simulation-attribute-<variant>.json``, plus ``sim/attribute/<variant>/...``
+    sample of that many turns (seeded). ``attribute_rules=False`` is the ablation of
+    :class:`~recframe.conversation.session.Conversation` (answers reach the model as text only).
+    Returns the summary and the JSON file written (run directories only:
+    ``simulation-attribute-<variant>[-model-only].json``, plus ``sim/attribute[-model-only]/<variant>/...``
     in ``metrics.json``).
     """
     from recframe.conversation.turns import VARIANTS, recommendation_turns
@@ -205,7 +208,9 @@ def simulate_run(
         raise ValueError(f"unknown variant {variant!r}; known: {list(VARIANTS)}")
     if turns < 1:
         raise ValueError(f"--turns must be >= 1, got {turns}")
-    conv = Conversation.load(target, overrides, k=LIST_SIZE, mask_mentioned=variant == "dedup")
+    conv = Conversation.load(
+        target, overrides, k=LIST_SIZE, mask_mentioned=variant == "dedup", attribute_rules=attribute_rules
+    )
     settings = dict(conv.config["dataset"])
     dialogues = DATASETS.get(settings.pop("name"))(**settings)
     played = [
@@ -219,13 +224,14 @@ def simulate_run(
         played = [played[k] for k in sorted(chosen)]
     summary, _ = simulate(conv, played, turns=turns, progress=progress)
     summary.update(mode="attribute", variant=variant, turns=turns, limit=limit, seed=seed, git=git_commit())
+    summary["attribute_rules"] = attribute_rules
     summary.update(conv.source)
     path = Path(target)
     if not path.is_dir():
         return summary, None
-    out = path / f"simulation-attribute-{variant}.json"
+    mode = "attribute" if attribute_rules else "attribute-model-only"
+    out = path / f"simulation-{mode}-{variant}.json"
     write_json(out, summary)
-    Run(path.resolve()).write_metrics(
-        {f"sim/attribute/{variant}/{k}": summary[k] for k in (*(f"recall@{k}" for k in KS), "success", "mean_rounds")}
-    )
+    keys = (*(f"recall@{k}" for k in KS), "success", "mean_rounds")
+    Run(path.resolve()).write_metrics({f"sim/{mode}/{variant}/{k}": summary[k] for k in keys})
     return summary, out
