@@ -179,9 +179,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         overrides=args.overrides,
         progress=lambda xs: track(xs, description="simulating", console=err_console),
     )
-    table = Table(
-        title=escape(f"simulated {args.mode} mode, {args.turns} rounds, {args.variant} ({summary['experiment']})")
-    )
+    rules = ", model only" if args.model_only else ""
+    title = f"simulated {args.mode} mode{rules}, {args.turns} rounds, {args.variant} ({summary['experiment']})"
+    table = Table(title=escape(title))
     for column in (*(f"recall@{k}" for k in KS), "success", "mean rounds", "conversations"):
         table.add_column(column, justify="right")
     table.add_row(
