@@ -77,7 +77,8 @@ class HuggingFaceLLM:
             raise LLMError(f"cannot load the causal LM {model!r}: {err}") from err
         self.name = Path(model).name if Path(model).exists() else model
         self.max_new_tokens = max_new_tokens
-        self.last_tokens_per_second: float | None = None
+        self.last_tokens_per_second: float | None = None  # of the latest reply
+        self.last_new_tokens = 0
 
     def _prompt(self, messages: list[dict[str, str]]):
         if getattr(self.tokenizer, "chat_template", None):
@@ -102,6 +103,7 @@ class HuggingFaceLLM:
                 pad_token_id=pad,
             )
         new = out[0, ids.shape[1] :]
+        self.last_new_tokens = len(new)
         self.last_tokens_per_second = len(new) / max(time.perf_counter() - start, 1e-9)
         return self.tokenizer.decode(new, skip_special_tokens=True).strip()
 
