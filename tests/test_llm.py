@@ -101,7 +101,8 @@ def test_openai_client_against_a_real_local_server(tiny_gpt2):
                 break
             except OSError:
                 if time.time() > deadline or server.poll() is not None:
-                    pytest.fail(f"serve-llm did not come up: {server.stdout.read() if server.poll() is not None else ''}")
+                    output = server.stdout.read() if server.poll() is not None else ""
+                    pytest.fail(f"serve-llm did not come up: {output}")
                 time.sleep(0.5)
         assert models["data"][0]["id"] == tiny_gpt2.name
         served = OpenAICompatible(base, tiny_gpt2.name, max_tokens=6).generate(MESSAGES)
