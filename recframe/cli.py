@@ -146,6 +146,24 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from recframe.conversation.chat import transcript_path
+    from recframe.conversation.session import Conversation
+    from recframe.conversation.web import make_app
+
+    conv = Conversation.load(args.target, args.overrides, k=args.k)
+    if args.llm:
+        from recframe.conversation.llm import load_llm
+
+        conv.llm = load_llm(args.llm)
+    app = make_app(conv, transcript_path(args.target, None).parent)
+    import uvicorn
+
+    console.print(f"chat page for {conv.source['experiment']}: http://{args.host}:{args.port}/")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def cmd_serve_llm(args: argparse.Namespace) -> int:
     from recframe.conversation.llm import load_llm
     from recframe.conversation.llm_server import make_server
@@ -366,6 +384,15 @@ def parser() -> argparse.ArgumentParser:
     talk.add_argument("--llm", help="write replies with an LLM: smollm2, hf:<name or folder>, http://host/v1#model")
     talk.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     talk.set_defaults(func=cmd_chat)
+
+    web = sub.add_parser("serve", help="serve the chat as a web page on localhost (needs recframe[app])")
+    web.add_argument("target", help="a run directory or checkpoint of a conversational or sequential experiment")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    web.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    web.add_argument("--k", type=int, default=10, help="items per list (default 10)")
+    web.add_argument("--llm", help="write replies with an LLM: smollm2, hf:<name or folder>, http://host/v1#model")
+    web.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    web.set_defaults(func=cmd_serve)
 
     llm = sub.add_parser("serve-llm", help="serve a local causal LM as an OpenAI-compatible chat endpoint")
     llm.add_argument("model", help="smollm2, or hf:<hub name or local folder>")

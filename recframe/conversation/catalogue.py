@@ -21,7 +21,7 @@ import pandas as pd
 
 WORD = re.compile(r"[a-z0-9]+")  # words of normalised text (lower-case)
 YEAR_SUFFIX = re.compile(r"\s*\((\d{4})\)\s*$")
-PEOPLE = ("directors", "actors")
+PEOPLE = ("directors", "actors", "writers")
 ATTRIBUTES = ("genres", *PEOPLE)
 MAX_NGRAM = 8
 # genre words people use -> a genre name as catalogues spell it (used only when the catalogue has it)

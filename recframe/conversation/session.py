@@ -37,7 +37,7 @@ LLM_SYSTEM = (
     "You are a movie recommender. In one or two sentences, recommend the movies listed below to the user, "
     "citing the reasons given in brackets. Mention no other titles."
 )
-COLUMN_NAMES = {"genres": "genre", "directors": "director", "actors": "actor", "decade": "decade"}
+COLUMN_NAMES = {"genres": "genre", "directors": "director", "actors": "actor", "writers": "writer", "decade": "decade"}
 
 
 @dataclass(frozen=True)
