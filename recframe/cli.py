@@ -146,6 +146,26 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_update(args: argparse.Namespace) -> int:
+    from recframe.feedback import update
+
+    run, record = update(args.target, args.feedback, epochs=args.epochs, overrides=args.overrides, echo=console.print)
+    table = Table(title=escape(f"held-out feedback ({record['before']['events']} events): before vs after the update"))
+    keys = [k for k in record["after"] if k != "events"]
+    table.add_column("model")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for when in ("before", "after"):
+        table.add_row(when, *(f"{record[when][k]:.4f}" for k in keys))
+    console.print(table)
+    console.print(
+        f"{record['rows']} feedback rows, {record['new_users']} new users, {record['new_items']} new items; "
+        f"parent {record['parent']}"
+    )
+    console.print(f"run directory: {run.dir}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from recframe.conversation.chat import transcript_path
     from recframe.conversation.session import Conversation
@@ -384,6 +404,13 @@ def parser() -> argparse.ArgumentParser:
     talk.add_argument("--llm", help="write replies with an LLM: smollm2, hf:<name or folder>, http://host/v1#model")
     talk.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     talk.set_defaults(func=cmd_chat)
+
+    upd = sub.add_parser("update", help="fold new interactions (CSV or a chat transcript) into a run's model")
+    upd.add_argument("target", help="the parent run directory")
+    upd.add_argument("feedback", help="CSV user,item[,rating,timestamp,title,genres] or a chat transcript .jsonl")
+    upd.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs (default 3)")
+    upd.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    upd.set_defaults(func=cmd_update)
 
     web = sub.add_parser("serve", help="serve the chat as a web page on localhost (needs recframe[app])")
     web.add_argument("target", help="a run directory or checkpoint of a conversational or sequential experiment")

@@ -34,6 +34,7 @@ TOP_LEVEL = (
     "run",
     "logger",
     "reference",
+    "update",
 )
 
 
@@ -60,6 +61,18 @@ class LoggerSettings:
     project: str = "recframe"
     mode: str = "auto"
     entity: str | None = None
+
+
+@dataclasses.dataclass
+class UpdateSettings:
+    """The ``update`` section (set by ``python -m recframe update``): a parent run and the feedback it folds in.
+
+    ``feedback`` (a CSV or chat transcript) is appended to the dataset before the split; ``parent``
+    (a run directory) warm-starts the model (:mod:`recframe.feedback`). Both empty: a plain run.
+    """
+
+    parent: str | None = None
+    feedback: str | None = None
 
 
 @dataclasses.dataclass
@@ -203,6 +216,7 @@ def _section_schemas(cfg: Any) -> dict[str, type]:
         "run": RunSettings,
         "logger": LoggerSettings,
         "reference": ReferenceSettings,
+        "update": UpdateSettings,
     }
 
 

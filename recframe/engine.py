@@ -46,6 +46,14 @@ def build_data(cfg: dict[str, Any]) -> RecDataModule:
     kwargs = dict(cfg["dataset"])
     name = kwargs.pop("name")
     log = DATASETS.get(name)(**kwargs)
+    feedback = cfg.get("update", {}).get("feedback")
+    if feedback:
+        from recframe.data.interactions import Interactions
+        from recframe.feedback import with_feedback
+
+        if not isinstance(log, Interactions):
+            raise ConfigError(f"update.feedback folds interactions into an interaction dataset; {name!r} is not one")
+        log = with_feedback(log, feedback)
     sequential = BACKBONES.get(cfg["backbone"]["name"]).sequential
     return datamodule_class(name)(log, sequential=sequential, seed=cfg["run"]["seed"], **cfg["data"])
 

@@ -113,12 +113,19 @@ def write_exposure(run: Run, module: RecModule, data: RecDataModule) -> None:
 
 
 def fit(
-    experiment: str | None, overrides: list[str] = (), *, resume: str | None = None, echo=print
+    experiment: str | None,
+    overrides: list[str] = (),
+    *,
+    resume: str | None = None,
+    base_config: dict[str, Any] | None = None,
+    echo=print,
 ) -> tuple[Run, dict[str, float]]:
     """Train ``experiment`` with ``overrides``, then validate and test the best checkpoint.
 
     With ``resume`` (a run directory), continue that run from its last checkpoint; ``experiment``
     may then be None (the run's own config is used) or must resolve to the same config.
+    ``base_config`` (a resolved config, e.g. a parent run's) replaces the registry's YAML of
+    ``experiment``; ``overrides`` apply on top of it.
 
     Returns the run and its metrics (``val/...`` and ``test/...`` of the best checkpoint). The run
     is recorded in its directory and appended to the results index of ``run.dir``.
@@ -130,6 +137,8 @@ def fit(
             raise ConfigError("fit needs an experiment or --resume <run>")
         experiment, cfg = saved_config(Path(resume))
         cfg = validate(_as_omegaconf(cfg, overrides))
+    elif base_config is not None:
+        cfg = validate(_as_omegaconf(base_config, overrides))
     else:
         cfg = load_config(experiment, overrides)
     name = Path(experiment).stem if experiment.endswith((".yaml", ".yml")) else experiment
@@ -156,6 +165,14 @@ def fit(
         os.environ[RUN_DIR_ENV] = str(run.dir)  # inherited by the DDP ranks Lightning launches
     try:
         module = build_module(cfg, data, name)
+        if cfg["update"]["parent"] and resume is None:
+            from recframe.feedback import parent_weights
+
+            lines = parent_weights(module, cfg, data)
+            for line in lines:
+                say(f"  update: {line}")
+            if not worker:
+                run.update(parent=cfg["update"]["parent"], warm_start=lines)
         encoders = item_reports(module.backbone)
         for line in encoders:
             say(f"  items: {line}")

@@ -47,8 +47,8 @@ def config_hash(cfg: dict[str, Any]) -> str:
     """
     stable = {}
     for section, value in cfg.items():
-        if (section,) in _VOLATILE:
-            continue
+        if (section,) in _VOLATILE or (section == "update" and not any(value.values())):
+            continue  # a plain run (no update) hashes as it did before the update section existed
         if isinstance(value, dict):
             value = {k: v for k, v in value.items() if (section, k) not in _VOLATILE}
         stable[section] = value

@@ -17,9 +17,9 @@ from recframe.conversation.profile import HistoryProfile
 from recframe.conversation.session import Conversation
 
 pytest.importorskip("starlette", reason='the web page is an optional extra: pip install "recframe[app]"')
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from recframe.conversation.web import make_app  # noqa: E402
+from recframe.conversation.web import make_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
