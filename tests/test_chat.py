@@ -16,7 +16,7 @@ from recframe.conversation.catalogue import Catalogue, normalise, tokens
 from recframe.conversation.dialogue import DISLIKED, LIKED, UNKNOWN
 from recframe.conversation.session import Conversation, Reason, Recommendation, unfaithful
 from recframe.conversation.simulator import ACCEPT, NO_INFORMATION, SimulatedUser, simulate_turn, summarise
-from recframe.conversation.understand import understand
+from recframe.conversation.understand import SEEN, understand
 
 INFO = pd.DataFrame(
     {
@@ -49,6 +49,20 @@ def test_titles_are_normalised_and_one_word_titles_need_a_capital(catalogue):
     assert read("the heat was unbearable, so I stayed in", catalogue).items == []
     assert read("Heat 1995 was fine", catalogue).items == [(3, UNKNOWN)]
     assert catalogue.item("12") == 2 and catalogue.item("The Matrix") == 4
+
+
+def test_a_shared_title_resolves_to_the_literal_then_the_most_popular():
+    titles = ["The Alien (2016)", "Alien (1979)", "Heat (1986)", "Heat (1995)"]
+    info = pd.DataFrame({"title": titles}, index=[1, 2, 3, 4])
+    shared = Catalogue(np.array(["a", "b", "c", "d"]), info, popularity=np.array([0, 50, 1, 2, 9]))
+    assert shared.item("Alien") == 2 and shared.item("The Alien") == 1
+    assert shared.item("Heat") == 4 and shared.item("Heat 1986") == 3
+
+
+def test_seen_marks_what_the_clause_names(catalogue):
+    assert read("I have seen the first one", catalogue).positions == [(1, SEEN)]
+    assert read("I haven't seen Alien", catalogue).items == [(1, UNKNOWN)]
+    assert read("I saw Alien and loved it", catalogue).items == [(1, LIKED)]
 
 
 def test_clause_sentiment_contrast_and_negation(catalogue):
@@ -143,6 +157,8 @@ def test_constraints_hold_in_every_later_list(history_conv, catalogue):
 
 
 def test_reasons_are_faithful_and_a_forged_one_is_caught(history_conv):
+    history_conv.say("I have seen Heat")
+    assert "13" in history_conv.state.seen and "13" not in {r.item for r in history_conv.last}
     history_conv.say("I loved Alien, something with Sigourney Weaver")
     recs = history_conv.last
     assert recs[0].item == "12"  # the one Sigourney Weaver movie left goes first (accepted people lead)

@@ -7,7 +7,8 @@ looked up as word n-grams, longest first — one dictionary probe per n-gram, no
 catalogue per message.
 NOTE: a one-word title ("Up", "Heat", "It") matches only when the user capitalises it ("I loved Heat",
 not "the heat was unbearable"); longer titles match in any case. Several items with one title (remakes)
-resolve to the one listed first in the catalogue unless the user adds the year ("Heat 1995").
+resolve to the most popular unless the user adds the year ("Heat 1995"); a title read without a
+leading "the" prefers the item whose title has none ("Alien" is not "The Alien").
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 
 WORD = re.compile(r"[a-z0-9]+")  # words of normalised text (lower-case)
 YEAR_SUFFIX = re.compile(r"\s*\((\d{4})\)\s*$")
+LEADING_THE = re.compile(r"(?i)^the\b|, the\s*(\(\d{4}\))?$")  # "The Matrix" or "Matrix, The (1999)"
 PEOPLE = ("directors", "actors", "writers")
 ATTRIBUTES = ("genres", *PEOPLE)
 MAX_NGRAM = 8
@@ -83,13 +85,15 @@ class Catalogue:
     Args:
         raw_ids: raw item id of dense ids ``1..n`` (``IdMap.raw``: ``raw_ids[k]`` is dense id ``k + 1``).
         info: the item table by dense id (``spec.item_info``): ``title`` and optionally ``genres``,
-            ``directors``, ``actors`` (lists or ``|``-separated strings) and ``year``.
+            ``directors``, ``actors``, ``writers`` (lists or ``|``-separated strings) and ``year``.
+        popularity: training count per dense id; breaks ties between items with one title.
     """
 
-    def __init__(self, raw_ids: np.ndarray, info: pd.DataFrame) -> None:
+    def __init__(self, raw_ids: np.ndarray, info: pd.DataFrame, popularity: np.ndarray | None = None) -> None:
         if info is None or "title" not in info.columns:
             raise ValueError("a conversation needs item titles: the checkpoint's dataset has no item 'title' column")
         self.raw = ["", *(str(r) for r in raw_ids)]  # by dense id; 0 = PAD
+        self.popularity = np.zeros(len(self.raw)) if popularity is None else np.asarray(popularity, dtype=float)
         self.dense = {raw: k for k, raw in enumerate(self.raw) if k > 0}
         rows = info.reindex(np.arange(len(self.raw)))
         self.titles = ["" if k == 0 else str(t) for k, t in enumerate(rows["title"].tolist())]
@@ -115,15 +119,22 @@ class Catalogue:
         return len(self.raw)
 
     def _index_titles(self) -> None:
-        self.by_title: dict[str, int] = {}
+        """Title keys -> item; when several items share a key, the one whose title needs no "the" dropped
+        to read as the key wins ("Alien" is Alien (1979), not The Alien (2016)), then the most popular."""
+        candidates: dict[str, list[tuple[bool, float, int]]] = {}
         for k in range(1, len(self.raw)):
             key = normalise(self.titles[k])
-            if key:
-                self.by_title.setdefault(key, k)
-                if re.match(r"(?i)the\b", self.titles[k]) or re.search(r"(?i), the\s*(\(\d{4}\))?$", self.titles[k]):
-                    self.by_title.setdefault(f"the {key}", k)  # "the matrix" in any case
-                if self.years[k] is not None:
-                    self.by_title.setdefault(f"{key} {self.years[k]}", k)
+            if not key:
+                continue
+            has_the = bool(LEADING_THE.search(self.titles[k]))
+            keys = [(key, not has_the)]
+            if has_the:
+                keys.append((f"the {key}", True))  # "the matrix" in any case
+            if self.years[k] is not None:
+                keys.append((f"{key} {self.years[k]}", not has_the))
+            for name, literal in keys:
+                candidates.setdefault(name, []).append((literal, float(self.popularity[k]), -k))
+        self.by_title = {name: -max(found)[2] for name, found in candidates.items()}
         self.title_keys = sorted({normalise(t) for t in self.titles[1:] if normalise(t)})
 
     def _index_attributes(self) -> None:
@@ -144,9 +155,10 @@ class Catalogue:
         key = str(raw)
         if key in self.dense:
             return self.dense[key]
-        by_title = self.by_title.get(normalise(key))
-        if by_title is not None:
-            return by_title
+        literal = " ".join(WORD.findall(YEAR_SUFFIX.sub("", key).lower()))  # "the alien" before "alien"
+        for name in (literal, normalise(key)):
+            if name in self.by_title:
+                return self.by_title[name]
         near = self.suggest(key)
         hint = f"; did you mean {', '.join(repr(t) for t in near)}?" if near else ""
         raise KeyError(f"no item {key!r} in the catalogue{hint}")

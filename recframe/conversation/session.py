@@ -7,7 +7,7 @@
 Each turn: the message is read (:mod:`recframe.conversation.understand`), the dialogue state is
 updated, ψ is recomputed from the whole dialogue (:mod:`recframe.conversation.profile`) and the
 catalogue re-ranked. Hard rules sit on top of the model's scores and hold in every later list:
-items already mentioned, liked, disliked or rejected never come back; a rejected attribute
+items already mentioned, liked, disliked, seen or rejected never come back; a rejected attribute
 excludes every item that has it; accepted genres and decades keep only items with one of them;
 accepted people (actors, directors) put the items they appear in first. Reasons are the score's own
 parts (see :func:`reasons`), and :func:`unfaithful` checks each against the item and the dialogue.
@@ -29,7 +29,7 @@ from recframe.conversation.catalogue import PEOPLE, Catalogue
 from recframe.conversation.dialogue import DISLIKED, LIKED, RECOMMENDER, SEEKER, UNKNOWN, Utterance, line
 from recframe.conversation.profile import Context, DialogueProfile, HistoryProfile, Scored, profile_of
 from recframe.conversation.state import DialogueState
-from recframe.conversation.understand import understand
+from recframe.conversation.understand import SEEN, understand
 
 CLASS_OF = {LIKED: 0, DISLIKED: 1, UNKNOWN: 2}  # recframe.conversation.sentiment.CLASSES
 MAX_MESSAGE = 1000  # characters read from one message; longer ones are cut with a notice
@@ -116,7 +116,7 @@ class Conversation:
         path, cfg, data, module = engine._restore(target, list(overrides))
         state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
-        catalogue = Catalogue(data.log_.items.raw, data.spec.item_info)
+        catalogue = Catalogue(data.log_.items.raw, data.spec.item_info, data.spec.item_popularity)
         conversation = cls(profile_of(module.backbone, cfg["backbone"]["name"]), catalogue, k=k, **kwargs)
         conversation.source = {"checkpoint": str(path), "experiment": module.hparams["meta"]["experiment"]}
         conversation.config = cfg
@@ -215,6 +215,8 @@ class Conversation:
         raw = self._raw(item)
         if mention:
             self.state.mentioned.setdefault(raw, SEEKER)
+        if sentiment == SEEN:
+            self.state.seen.add(raw)
         self.state.set_sentiment(raw, sentiment)
         if sentiment == DISLIKED and raw in {r.item for r in self.last}:
             self.state.rejected.add(raw)

@@ -6,7 +6,8 @@ Rules, each traceable to the words that fired it (no model, so every decision ca
   "but", "though", "however", "although", "whereas"; a clause's sentiment is *disliked* if it holds
   a negative word ("hated", "boring") or a positive word ("loved", "like") within three words after
   a negator ("didn't like", "not a fan"),
-  else *liked* if it holds a positive word, else *unknown*; every title and list reference in the
+  else *liked* if it holds a positive word, else *seen* if it says "seen" / "saw" / "watched"
+  (not "haven't seen"), else *unknown*; every title and list reference in the
   clause takes it; a clause that opens with "not" / "no" / "never" and has no sentiment word of its
   own takes the opposite of the previous clause's ("I loved Alien but not Aliens");
 - list references: "the second one", "number 2", "#2", "2nd", "the last one"; "it" / "that one" /
@@ -57,6 +58,8 @@ CRITIQUE = re.compile(
 TITLE_CUE = re.compile(
     r"(?:\b(?:loved?|liked?|hated?|enjoyed|seen|watched|saw)\s+((?:[A-Z0-9][\w']*\s*){1,6})|\"([^\"]{2,80})\")"
 )
+SEEN = "seen"  # a clause that says the seeker has seen what it names, without liking or disliking it
+SEEN_WORDS = {"seen", "saw", "watched"}
 ATTRIBUTE_WINDOW = 4
 CONTRAST = {"not", "no", "never"}  # a clause opening with one of these, without its own sentiment, flips the last
 CHAINS = {"or", "nor", "and"}  # words that carry a negation on to the next attribute
@@ -76,14 +79,15 @@ class Understanding:
 
 
 def clause_sentiment(words: list[str]) -> str:
-    """``liked`` / ``disliked`` / ``unknown`` of one clause's lower-case words (see the module rules)."""
-    liked = False
+    """``liked`` / ``disliked`` / ``seen`` / ``unknown`` of one clause's lower-case words (module rules)."""
+    liked = seen = False
     for k, word in enumerate(words):
-        negated = bool(NEGATORS & set(words[max(0, k - 3) : k]))
+        negated = bool(NEGATORS & set(words[max(0, k - 3) : k]) or "haven" in words[max(0, k - 3) : k])
         if word in NEGATIVE or (word in POSITIVE and negated):
             return DISLIKED
         liked = liked or word in POSITIVE
-    return LIKED if liked else UNKNOWN
+        seen = seen or (word in SEEN_WORDS and not negated)
+    return LIKED if liked else SEEN if seen else UNKNOWN
 
 
 def clauses(text: str) -> list[tuple[int, int]]:
