@@ -121,7 +121,7 @@ def test_a_malformed_feedback_file_writes_no_run(parent_run, tmp_path):
 
     root = parent_run.parent
     before = sorted(root.iterdir())
-    with pytest.raises(ValueError, match=r"fb.csv:2: item 'abc' is not an integer"):
+    with pytest.raises(ValueError, match=r"fb.csv:2: item id 'abc' is not an integer"):
         update(str(parent_run), str(write(tmp_path / "fb.csv", "user,item\n1,abc\n")), echo=lambda *a, **k: None)
     assert sorted(root.iterdir()) == before
 
