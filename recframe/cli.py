@@ -205,8 +205,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     from recframe.conversation.simulator import KS, simulate_run
 
-    if args.mode != "attribute":
-        raise ValueError(f"--mode {args.mode!r}: only the attribute mode runs without an LLM backend")
+    if (args.mode == "free") != bool(args.llm):
+        raise ValueError("--mode free needs --llm (the simulated seeker's LLM); --llm goes with --mode free only")
     summary, path = simulate_run(
         args.target,
         turns=args.turns,
@@ -214,6 +214,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         limit=args.limit,
         seed=args.seed,
         attribute_rules=not args.model_only,
+        llm=args.llm,
         overrides=args.overrides,
         progress=lambda xs: track(xs, description="simulating", console=err_console),
     )
@@ -435,6 +436,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--variant", default="all", choices=("all", "dedup"), help="targets and masking (default all)")
     sim.add_argument("--limit", type=int, help="play a random sample of this many test turns")
     sim.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
+    sim.add_argument("--llm", help="free mode's seeker: smollm2, hf:<name or folder>, http://host/v1#model")
     sim.add_argument(
         "--model-only", action="store_true", help="ablation: answers reach the model as text only (no attribute rules)"
     )

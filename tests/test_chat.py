@@ -294,6 +294,41 @@ def test_simulated_turn_ends_at_acceptance_and_scores_the_final_list(history_con
     assert summary["recall@50"] == 1.0 and summary["success_by_round"][-1] == 1.0
 
 
+class Scripted:
+    """A stand-in seeker LLM with a fixed reply (the leakage filter and the reading are under test)."""
+
+    name = "scripted"
+
+    def __init__(self, reply: str) -> None:
+        self.reply, self.prompts = reply, []
+
+    def generate(self, messages):
+        self.prompts.append(messages[-1]["content"])
+        return self.reply
+
+
+def test_free_mode_seeker_never_names_the_target_and_is_read_like_a_message():
+    from recframe.conversation.profile import HistoryProfile
+
+    n = 80  # more than a 50-item list, so the first list misses the target
+    info = pd.DataFrame(
+        {
+            "title": [f"Film {k}" for k in range(1, n + 1)],
+            "actors": [["Leslie Nielsen"] if k == 77 else [] for k in range(1, n + 1)],
+        },
+        index=np.arange(1, n + 1),
+    )
+    conv = Conversation(HistoryProfile(ItemTable(n + 1)), Catalogue(np.arange(1, n + 1), info), k=10)
+    llm = Scripted("I want Film 77. Something with Leslie Nielsen!")
+    outcome = simulate_turn(conv, (), [77], turns=3, columns=[], llm=llm)
+    assert outcome.withheld == 1  # the sentence naming the target was dropped
+    said = " ".join(t["text"] for t in conv.transcript if t.get("speaker") == "seeker")
+    assert "Film 77" not in said and "Something with Leslie Nielsen!" in said
+    assert "Film 77" not in llm.prompts[0] and "Leslie Nielsen" in llm.prompts[0]  # attributes, never the title
+    assert ("actors", "Leslie Nielsen") in conv.state.accepted_attributes
+    assert outcome.success and outcome.rounds == 2 and outcome.ranks == [1]  # the stated actor leads the list
+
+
 @pytest.mark.slow
 def test_simulate_command_records_its_results(dialogue_run):
     from recframe.cli import main

@@ -10,6 +10,10 @@ either asks about an attribute or recommends a list of 50:
 - shown a list, it accepts ("That's perfect, thank you!") iff it holds a target, else rejects it
   ("I don't like them.", which rejects the whole list).
 
+In free mode (``--mode free --llm SPEC``) an LLM plays the seeker (:class:`FreeTextUser`): told the
+targets' attributes, never their titles, it answers each rejected list in its own words, which the
+conversation reads like any message; the recommender recommends every round.
+
 The conversation ends at acceptance or after ``turns`` rounds; Recall@1/10/50 is measured on the
 final list per target (iEvaLM's ``Rec_eval.py``), with the success rate by round and the mean number
 of rounds beside it. Checked against the protocol of RUCAIBox/iEvaLM-CRS (``script/ask.py``).
@@ -76,6 +80,45 @@ class SimulatedUser:
         return bool(set(self.targets) & set(items))
 
 
+FREE_PROMPT = (
+    "You are a person chatting with a movie recommender. You want a movie with these properties: {profile}. "
+    "Never say the title of the movie you want. The recommender just suggested: {shown}. None of them is it. "
+    "In one short sentence, tell the recommender what you are looking for."
+)
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass
+class FreeTextUser(SimulatedUser):
+    """iEvaLM's free mode: an LLM plays the seeker, told the targets' attributes (never their titles).
+
+    Its replies pass the leakage guard sentence by sentence: a sentence that names a target is dropped
+    (counted in ``withheld``), as iEvaLM drops simulator sentences that match the target's title.
+    """
+
+    llm: Any = None
+
+    def profile(self) -> str:
+        parts = []
+        for column in ASKABLE:
+            values = sorted({v for t in self.targets for v in self.catalogue.attributes[t].get(column, ())})
+            values = [v for v in values if not any(_names_title(v, self.catalogue.titles[t]) for t in self.targets)]
+            if values:
+                parts.append(f"{column}: {', '.join(values[:6])}")
+        return "; ".join(parts) or "a good movie"
+
+    def reply(self, shown: list[str]) -> str:
+        prompt = FREE_PROMPT.format(profile=self.profile(), shown=", ".join(shown[:5]) or "nothing yet")
+        text = self.llm.generate([{"role": "user", "content": prompt}])
+        kept = []
+        for sentence in SENTENCE.split(text.strip()):
+            if any(_names_title(sentence, self.catalogue.titles[t]) for t in self.targets):
+                self.withheld += 1
+            elif sentence:
+                kept.append(sentence)
+        return self.say(" ".join(kept) or "Something else, please.")
+
+
 def entropy(values: Iterable[str]) -> float:
     """Shannon entropy (nats) of the value counts; 0 for none."""
     counts = np.array(list(Counter(values).values()), dtype=float)
@@ -108,17 +151,27 @@ class Outcome:
 
 
 def simulate_turn(
-    conv: Conversation, context: Iterable[Utterance], targets: list[int], *, turns: int = 5, columns: list[str]
+    conv: Conversation,
+    context: Iterable[Utterance],
+    targets: list[int],
+    *,
+    turns: int = 5,
+    columns: list[str],
+    llm: Any = None,
 ) -> Outcome:
-    """Play one test turn: seed ``conv`` with the real ``context``, then up to ``turns`` rounds."""
+    """Play one test turn: seed ``conv`` with the real ``context``, then up to ``turns`` rounds.
+
+    With ``llm`` the seeker is a :class:`FreeTextUser` and the recommender recommends every round
+    (free mode); otherwise the attribute mode's questions and answers.
+    """
     conv.reset()
     for utterance in context:
         conv.observe(utterance)
-    user = SimulatedUser(targets, conv.catalogue)
+    user = FreeTextUser(targets, conv.catalogue, llm=llm) if llm is not None else SimulatedUser(targets, conv.catalogue)
     asked: list[str] = []
     final: list[int] = []
     for round_ in range(1, turns + 1):
-        column = choose(conv, columns, set(asked), round_, turns)
+        column = None if llm is not None else choose(conv, columns, set(asked), round_, turns)
         if column is not None:
             asked.append(column)
             conv.ask(column)
@@ -129,6 +182,8 @@ def simulate_turn(
             conv.hear(user.say(ACCEPT))
             return Outcome(_ranks(final, targets), round_, True, asked, user.withheld)
         conv.hear(user.say(REJECT))
+        if llm is not None and round_ < turns:
+            conv.hear(user.reply([r.title for r in conv.last]))
     return Outcome(_ranks(final, targets), turns, False, asked, user.withheld)
 
 
@@ -163,6 +218,7 @@ def simulate(
     turns_of_test: Iterable[tuple[tuple[Utterance, ...], list[str]]],
     *,
     turns: int = 5,
+    llm: Any = None,
     progress: Callable[[Iterable], Iterable] = lambda x: x,
 ) -> tuple[dict[str, Any], list[Outcome]]:
     """Simulate every ``(context, raw target ids)``; targets outside the catalogue are counted, not played."""
@@ -172,7 +228,7 @@ def simulate(
         targets = [conv.catalogue.dense[t] for t in raw_targets if t in conv.catalogue.dense]
         unknown += len(raw_targets) - len(targets)
         if targets:
-            outcomes.append(simulate_turn(conv, context, targets, turns=turns, columns=columns))
+            outcomes.append(simulate_turn(conv, context, targets, turns=turns, columns=columns, llm=llm))
     summary = summarise(outcomes, turns)
     summary["targets_not_in_catalogue"] = unknown
     summary["columns"] = columns
@@ -187,17 +243,20 @@ def simulate_run(
     limit: int | None = None,
     seed: int = 0,
     attribute_rules: bool = True,
+    llm: str | None = None,
     overrides: Iterable[str] = (),
     progress: Callable[[Iterable], Iterable] = lambda x: x,
 ) -> tuple[dict[str, Any], Path | None]:
     """Simulate the test turns of a run's dataset against its model; records the result in the run.
 
-    ``variant`` ``all`` (iEvaLM's) plays every target and lets mentioned items be listed; ``dedup``
-    plays only targets not yet mentioned and masks the context's items. ``limit`` plays a random
-    sample of that many turns (seeded). ``attribute_rules=False`` is the ablation of
-    :class:`~recframe.conversation.session.Conversation` (answers reach the model as text only).
-    Returns the summary and the JSON file written (run directories only:
-    ``simulation-attribute-<variant>[-model-only].json``, plus ``sim/attribute[-model-only]/<variant>/...``
+    ``llm`` (a :func:`~recframe.conversation.llm.load_llm` spec) plays iEvaLM's free mode with that
+    LLM as the seeker; without it, the attribute mode. ``variant`` ``all`` (iEvaLM's) plays every
+    target and lets mentioned items be listed; ``dedup`` plays only targets not yet mentioned and
+    masks the context's items. ``limit`` plays a random sample of that many turns (seeded).
+    ``attribute_rules=False`` is the ablation of :class:`~recframe.conversation.session.Conversation`
+    (answers reach the model as text only). Returns the summary and the JSON file written (run
+    directories only: ``simulation-<mode>[-model-only]-<variant>.json``, plus
+    ``sim/<mode>[-model-only]/<variant>/...``
     in ``metrics.json``).
     """
     from recframe.conversation.turns import VARIANTS, recommendation_turns
@@ -222,14 +281,20 @@ def simulate_run(
     if limit is not None and limit < len(played):
         chosen = np.random.default_rng(seed).choice(len(played), limit, replace=False)
         played = [played[k] for k in sorted(chosen)]
-    summary, _ = simulate(conv, played, turns=turns, progress=progress)
-    summary.update(mode="attribute", variant=variant, turns=turns, limit=limit, seed=seed, git=git_commit())
+    backend = None
+    if llm is not None:
+        from recframe.conversation.llm import load_llm
+
+        backend = load_llm(llm, max_new_tokens=40)
+    summary, _ = simulate(conv, played, turns=turns, llm=backend, progress=progress)
+    mode = "attribute" if backend is None else "free"
+    summary.update(mode=mode, llm=llm, variant=variant, turns=turns, limit=limit, seed=seed, git=git_commit())
     summary["attribute_rules"] = attribute_rules
     summary.update(conv.source)
     path = Path(target)
     if not path.is_dir():
         return summary, None
-    mode = "attribute" if attribute_rules else "attribute-model-only"
+    mode = mode if attribute_rules else f"{mode}-model-only"
     out = path / f"simulation-{mode}-{variant}.json"
     write_json(out, summary)
     keys = (*(f"recall@{k}" for k in KS), "success", "mean_rounds")
