@@ -84,6 +84,7 @@ def main() -> None:
         "items": len(conv.catalogue) - 1,
         "threads": torch.get_num_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "load_average_before": os.getloadavg()[0],  # other jobs on the machine slow every figure
         "templated": percentiles(play(conv, conversations)),
     }
     if args.llm:
@@ -107,7 +108,8 @@ def main() -> None:
             lines.append(f"| {label} | {r['n']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['max_ms']:.1f} |")
     lines += ["", "A turn = parse the message, update the state, re-encode the latest utterances (MiniLM, cached",
               "per text), score every item, apply the hard rules, rank, explain the top 10, write the reply.",
-              "Seeker messages: real ReDial test dialogues (titles rendered), up to 5 per conversation."]  # fmt: skip
+              "Seeker messages: real ReDial test dialogues (titles rendered), up to 5 per conversation.",
+              f"Load average at the start: {result['load_average_before']:.1f} on {os.cpu_count()} CPUs."]  # fmt: skip
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
