@@ -60,6 +60,7 @@ def metrics_table(metrics: dict[str, float], stage: str, title: str) -> Table:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """``python -m recframe list`` (see ``--help``)."""
     from omegaconf import OmegaConf
 
     from recframe.config import experiments_dir, find_experiment, list_experiments, read_experiment
@@ -82,6 +83,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    """``python -m recframe fit`` (see ``--help``)."""
     from recframe import fitting
 
     if args.resume and args.experiment is None:
@@ -110,6 +112,7 @@ def _cmd_evaluate(args: argparse.Namespace, stage: str) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """``python -m recframe predict`` (see ``--help``)."""
     from recframe import engine
 
     users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
@@ -119,6 +122,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate_conversation(args: argparse.Namespace) -> int:
+    """``python -m recframe evaluate-conversation`` (see ``--help``)."""
     from recframe.conversation.evaluate import HEADLINE, evaluate_conversation
 
     run, table = evaluate_conversation(args.target, args.overrides, echo=console.print)
@@ -134,6 +138,7 @@ def cmd_evaluate_conversation(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    """``python -m recframe chat`` (see ``--help``)."""
     from recframe.conversation.chat import chat, transcript_path
     from recframe.conversation.session import Conversation
 
@@ -147,6 +152,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
+    """``python -m recframe update`` (see ``--help``)."""
     from recframe.feedback import update
 
     run, record = update(args.target, args.feedback, epochs=args.epochs, overrides=args.overrides, echo=console.print)
@@ -167,6 +173,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """``python -m recframe serve`` (see ``--help``)."""
     from recframe.conversation.chat import transcript_path
     from recframe.conversation.session import Conversation
     from recframe.conversation.web import make_app
@@ -185,6 +192,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_serve_llm(args: argparse.Namespace) -> int:
+    """``python -m recframe serve-llm`` (see ``--help``)."""
     from recframe.conversation.llm import load_llm
     from recframe.conversation.llm_server import make_server
 
@@ -201,6 +209,7 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    """``python -m recframe simulate`` (see ``--help``)."""
     from rich.progress import track
 
     from recframe.conversation.simulator import KS, simulate_run
@@ -241,6 +250,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_sentiment(args: argparse.Namespace) -> int:
+    """``python -m recframe sentiment`` (see ``--help``)."""
     from recframe.conversation.sentiment import sentiment_report
     from recframe.runs import write_json
 
@@ -261,6 +271,7 @@ def cmd_sentiment(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    """``python -m recframe reproduce`` (see ``--help``)."""
     from recframe.reproduce import format_value, reproduce
 
     record = reproduce(args.experiment, args.seeds, args.folds, args.overrides, echo=console.print)
@@ -284,6 +295,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    """``python -m recframe runs`` (see ``--help``)."""
     from recframe import results
 
     root = Path(args.root)
@@ -318,6 +330,7 @@ def _references(experiments: set[str]) -> dict[str, dict]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """``python -m recframe report`` (see ``--help``)."""
     from recframe import report, results
 
     records = results.load(Path(args.root))
@@ -347,6 +360,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """``python -m recframe compare`` (see ``--help``)."""
     from recframe import stats
 
     a, b = stats.load_per_user(args.run_a), stats.load_per_user(args.run_b)
@@ -356,6 +370,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def results_label(card: dict) -> str:
+    """A run's protocol label for the ``runs`` table, flagged when the ranking is sampled."""
     from recframe.results import protocol_label
 
     label = protocol_label(card)
@@ -363,6 +378,7 @@ def results_label(card: dict) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (the CLI reference page is generated from it)."""
     p = argparse.ArgumentParser(prog="python -m recframe", description="recframe: recommender-systems research runs.")
     sub = p.add_subparsers(dest="command", required=True)
 

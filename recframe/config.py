@@ -286,4 +286,5 @@ def load_config(experiment: str, overrides: Iterable[str] = ()) -> dict[str, Any
 
 
 def to_yaml(cfg: dict[str, Any]) -> str:
+    """A resolved config as YAML (what ``config.yaml`` of a run holds)."""
     return OmegaConf.to_yaml(OmegaConf.create(cfg))

@@ -190,6 +190,7 @@ def warm_start(module: torch.nn.Module, parent: Path, parent_data: Any, data: An
 
 
 def file_digest(path: str | Path) -> str:
+    """The sha256 of a file's bytes (recorded with an update run)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

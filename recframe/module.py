@@ -40,9 +40,9 @@ class RecModule(pl.LightningModule):
         fused_optimizer: use torch's fused AdamW kernel (one pass over each parameter instead of
             one per operation; 8x faster steps on CPU for Beauty's BPR tables, same updates up
             to float rounding). Falls back to torch's default where the kernel is unavailable.
-        val_metrics / test_metrics: the :class:`EvaluationMetrics` of each stage (the engine builds
+        val_metrics / test_metrics: the :class:`~.EvaluationMetrics` of each stage (the engine builds
             accuracy-only metrics for validation and the experiment's full ``metrics`` for test),
-            or :class:`RatingMetrics` under the rating-prediction protocol.
+            or :class:`~.RatingMetrics` under the rating-prediction protocol.
         exclude_seen: mask each user's earlier items out of the ranking (the standard protocol).
         negatives: how BPR/BCE-style losses sample negatives: ``unseen`` avoids the user's own
             training items (as the SASRec and RecBole samplers do), ``uniform`` draws from the whole
@@ -318,7 +318,7 @@ class RecModule(pl.LightningModule):
 
     @property
     def trainable(self) -> bool:
-        """False for parameter-free backbones (popularity): they skip training."""
+        """Whether there is anything to train (parameter-free backbones such as popularity skip training)."""
         return any(p.requires_grad for p in self.parameters())
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

@@ -256,7 +256,7 @@ def build_fairness_report(
         generated: the date shown in the generated-by line (today when None), fixed by tests.
 
     Returns:
-        The written paths: the Markdown file first, then the plots.
+        the paths written, the Markdown file first, then the plots.
 
     Raises:
         ValueError: no run has fairness metrics, or runs have user groups but none for ``metric``.

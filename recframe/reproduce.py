@@ -125,4 +125,5 @@ def _append_line(path: Path, record: dict[str, Any]) -> None:
 
 
 def format_value(x: float | None, digits: int = 4) -> str:
+    """A metric value for tables: ``—`` for missing or NaN."""
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"

@@ -40,10 +40,12 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
+    """``data`` as indented JSON, written atomically."""
     atomic_write(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def read_json(path: Path) -> Any:
+    """The JSON in ``path``; a corrupted file raises naming it."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -144,4 +146,5 @@ def command_line() -> str:
 
 
 def now() -> str:
+    """The local time in ISO format, to the second (run records)."""
     return dt.datetime.now().isoformat(timespec="seconds")

@@ -339,3 +339,12 @@ def test_simulate_command_records_its_results(dialogue_run):
     metrics = json.loads((dialogue_run / "metrics.json").read_text())
     assert metrics["sim/attribute/all/recall@50"] == summary["recall@50"]
     assert summary["success"] == pytest.approx(summary["success_by_round"][-1])
+
+
+def test_the_fixed_replies_pass_even_when_a_title_is_a_common_word():
+    from recframe.conversation.profile import HistoryProfile
+
+    info = pd.DataFrame({"title": ["You", "Heat (1995)"], "genres": [["Drama"], ["Crime"]]}, index=[1, 2])
+    conv = Conversation(HistoryProfile(ItemTable(3)), Catalogue(np.array(["1", "2"]), info), k=2)
+    outcome = simulate_turn(conv, (), [1], turns=2, columns=["genres"])  # "thank you" must not trip the guard
+    assert outcome.success and ACCEPT in [t["text"] for t in conv.transcript]

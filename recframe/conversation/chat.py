@@ -1,6 +1,6 @@
 """``python -m recframe chat TARGET``: a terminal conversation with a trained model (rich), stdin-drivable.
 
-Free text goes to :meth:`Conversation.say`; commands act on the list on screen: ``/like N``,
+Free text goes to :meth:`~.Conversation.say`; commands act on the list on screen: ``/like N``,
 ``/dislike N``, ``/why N``, ``/reset``, ``/help``, ``/quit`` (end of input quits too). The whole
 transcript (utterances, every list, feedback) is rewritten as JSONL after each turn, in the run's
 ``chats/`` folder unless ``--transcript`` names a file.

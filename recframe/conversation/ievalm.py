@@ -2,7 +2,7 @@
 
 Each line of ``*_data_processed.jsonl`` is one turn: ``context`` (earlier utterances, items by name),
 ``entity`` (entity names mentioned so far, items among them), ``rec`` (the item names of the
-response: the targets) and ``resp``. Every line becomes a :class:`~recframe.conversation.dialogue.Dialogue`
+response: the targets) and ``resp``. Every line becomes a :class:`~.conversation.dialogue.Dialogue`
 whose last utterance is the recommender's response and the only evaluated turn; utterances
 alternate seeker / recommender ending with the seeker (as OpenDialKG's dialogues start with the
 user). Items mentioned in the context are the ``entity`` names found in the catalogue, placed on
@@ -13,6 +13,7 @@ the first context utterance that contains the name (on the last one when no utte
 - ``redial_ievalm``: iEvaLM's ReDial turns: test = ``test_data_processed.jsonl`` (3,341 turns), train
   = ``valid_data_processed.jsonl`` (2,716 turns of the 1,000 training-split dialogues), over the
   ReDial catalogue of :mod:`recframe.conversation.redial` matched by title.
+
 NOTE: the response's targets are the ``rec`` names; a name missing from the catalogue is counted by the
 DataModule and left out, never silently dropped.
 """
@@ -75,7 +76,10 @@ def _names(values: object) -> list[str]:
 
 
 def turn_dialogue(record: dict, where: str, ids: dict[str, str]) -> tuple[Dialogue, int]:
-    """One processed turn as a one-turn :class:`Dialogue`; also how many context items had no utterance."""
+    """One processed turn as a one-turn :class:`~.conversation.dialogue.Dialogue`.
+
+    Also returns how many context items had no utterance.
+    """
     try:
         context, entities, targets = list(record["context"]), list(record["entity"]), list(record["rec"])
         cid = f"{record['dialog_id']}:{record['turn_id']}"

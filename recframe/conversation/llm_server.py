@@ -1,9 +1,9 @@
 """``python -m recframe serve-llm SPEC --port N``: an OpenAI-compatible chat endpoint over a local LLM.
 
-For users without vLLM or llama.cpp's server, and for testing :class:`~recframe.conversation.llm.
-OpenAICompatible` against a real server process. Implements ``POST /v1/chat/completions`` (greedy,
-``max_tokens`` honoured, no streaming) and ``GET /v1/models`` with the standard library's threading
-HTTP server; requests are answered one at a time (one model, one lock).
+For users without vLLM or llama.cpp's server, and for testing
+:class:`~recframe.conversation.llm.OpenAICompatible` against a real server process. Implements
+``POST /v1/chat/completions`` (greedy, ``max_tokens`` honoured, no streaming) and ``GET /v1/models``
+with the standard library's threading HTTP server; requests are answered one at a time (one model, one lock).
 """
 
 from __future__ import annotations

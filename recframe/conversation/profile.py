@@ -41,7 +41,7 @@ class Scored:
 
 
 class DialogueProfile:
-    """The ``dialogue`` backbone over a live dialogue, its scores split by :meth:`Dialogue.parts`."""
+    """The ``dialogue`` backbone over a live dialogue, scores split by :meth:`~.backbones.dialogue.Dialogue.parts`."""
 
     reads_text = True
 

@@ -82,7 +82,7 @@ def _questions(value: object) -> dict:
 
 
 def parse_dialogue(record: dict, where: str) -> Dialogue:
-    """One ReDial JSON record as a :class:`Dialogue`; consecutive same-speaker messages are merged."""
+    """One ReDial JSON record as a :class:`~.conversation.dialogue.Dialogue` (same-speaker messages merged)."""
     try:
         seeker = record["initiatorWorkerId"]
         messages = record["messages"]

@@ -10,7 +10,7 @@ catalogue re-ranked. Hard rules sit on top of the model's scores and hold in eve
 items already mentioned, liked, disliked, seen or rejected never come back; a rejected attribute
 excludes every item that has it; accepted genres and decades keep only items with one of them;
 accepted people (actors, directors) put the items they appear in first. Reasons are the score's own
-parts (see :func:`reasons`), and :func:`unfaithful` checks each against the item and the dialogue.
+parts (see :meth:`Conversation.reasons`), and :func:`unfaithful` checks each against the item and the dialogue.
 NOTE: what the ψ of a live dialogue reads: every utterance and mentioned item, as in training, except
 the system's own lists (a list is not something the seeker said) and, for models without sentiment
 weights, items the seeker disliked (they would pull ψ towards themselves).

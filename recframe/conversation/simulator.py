@@ -22,7 +22,8 @@ documented heuristic (:func:`choose`): ask the unasked attribute whose values ar
 the current top 50 (the answer that splits the list most), while a round is left to recommend after
 it; recommend otherwise.
 NOTE: leakage guard: an answer value that contains a target's title is withheld (counted), and every
-simulator message is checked to name no target title before it is said.
+message built from the targets is checked to name no target title before it is said (the fixed
+replies — accept, reject, no information — do not depend on the target and are not checked).
 """
 
 from __future__ import annotations
@@ -69,12 +70,12 @@ class SimulatedUser:
         return text
 
     def answer(self, column: str) -> str:
-        """The targets' values of ``column`` (sorted union), or :data:`NO_INFORMATION`."""
+        """The targets' values of ``column`` (sorted union), or ``NO_INFORMATION``."""
         values = sorted({v for t in self.targets for v in self.catalogue.attributes[t].get(column, ())})
         titles = [self.catalogue.titles[t] for t in self.targets]
         safe = [v for v in values if not any(_names_title(v, title) for title in titles)]
         self.withheld += len(values) - len(safe)
-        return self.say(", ".join(safe) if safe else NO_INFORMATION)
+        return self.say(", ".join(safe)) if safe else NO_INFORMATION
 
     def accepts(self, items: Iterable[int]) -> bool:
         return bool(set(self.targets) & set(items))
@@ -178,10 +179,12 @@ def simulate_turn(
             conv.hear(user.answer(column))
             continue
         final = [conv.catalogue.dense[r.item] for r in conv.recommend(LIST_SIZE)]
+        # the fixed replies do not depend on the target, so they pass without the guard (a movie
+        # titled "You" would otherwise be "named" by "thank you")
         if user.accepts(final):
-            conv.hear(user.say(ACCEPT))
+            conv.hear(ACCEPT)
             return Outcome(_ranks(final, targets), round_, True, asked, user.withheld)
-        conv.hear(user.say(REJECT))
+        conv.hear(REJECT)
         if llm is not None and round_ < turns:
             conv.hear(user.reply([r.title for r in conv.last]))
     return Outcome(_ranks(final, targets), turns, False, asked, user.withheld)

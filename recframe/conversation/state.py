@@ -3,9 +3,10 @@
 The state holds the utterances; the items mentioned (who named them first); the items the seeker
 liked, disliked or has seen; what the recommender suggested and which suggestions the seeker turned
 down; and the attribute values (genres, people, decades) the seeker asked for or ruled out. Item
-sentiment comes from a label map (the questionnaire, or :class:`~recframe.conversation.sentiment.
-SentimentModel` predictions); "seen" and the attributes are read from the seeker's words with a
-documented lexicon — simple on purpose, so every entry can be traced to the words that set it.
+sentiment comes from a label map (the questionnaire, or
+:class:`~recframe.conversation.sentiment.SentimentModel` predictions); "seen" and the attributes are
+read from the seeker's words with a documented lexicon — simple on purpose, so every entry can be
+traced to the words that set it.
 NOTE: an attribute is *rejected* when a negation ("no", "not", "don't", "hate", "without", ...) occurs
 at most three words before it in the same seeker utterance, otherwise *accepted*; a later mention
 overrides an earlier one.
@@ -42,7 +43,7 @@ def attribute_lexicon(catalogue: pd.DataFrame) -> dict[str, tuple[str, str]]:
 
 @dataclass
 class DialogueState:
-    """The running state of one dialogue; :meth:`update` folds in the next utterance.
+    """The running state of one dialogue; ``update`` folds in the next utterance.
 
     Attributes:
         utterances: every utterance so far.

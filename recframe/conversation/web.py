@@ -3,7 +3,7 @@
 One plain HTML page (no external scripts, fonts or styles: it works offline) talks to a JSON API:
 ``POST /api/say {"text"}``, ``POST /api/feedback {"position", "kind": "like"|"dislike"}``,
 ``POST /api/reset``; each answers ``{"response", "notes", "items": [{position, item, title, score,
-reasons}]}``. Every browser session (a cookie) gets its own :class:`Conversation` over the one loaded
+reasons}]}``. Every browser session (a cookie) gets its own :class:`~.Conversation` over the one loaded
 model, and its transcript is saved as JSONL beside the run, like ``chat``'s. Install with
 ``pip install "recframe[app]"``.
 """

@@ -23,7 +23,7 @@ def hold_out_items(log: EncodedLog, stage: np.ndarray, share: float, seed: int) 
     """Pick ``share`` of the items uniformly at random (seeded) and remove them outside the test stage.
 
     Returns:
-        ``(stage, cold, report)``: the stage codes with :data:`REMOVED` rows, a bool ``[n_items]`` mask
+        ``(stage, cold, report)``: the stage codes with ``REMOVED`` rows, a bool ``[n_items]`` mask
         of cold items (PAD False) and a one-line report of what was removed.
     """
     if not 0.0 < share < 1.0:

@@ -89,7 +89,7 @@ def cached_encode(
 
     Args:
         encode: called only on a cache miss, e.g. ``lambda t: TextEncoder(...).encode(t).numpy()``.
-        encoder: the encoder's identity and settings (:meth:`TextEncoder.describe`).
+        encoder: the encoder's identity and settings (:meth:`~recframe.text.encoder.TextEncoder.describe`).
         template: the template the texts were rendered with (part of the key).
         folder: cache folder; default :func:`text_cache_dir`.
 

@@ -154,7 +154,7 @@ class ItemEncoder(nn.Module):
         spec: dataset facts and side tables.
         dim: the backbone's item vector size ``D``.
         id: include a learned ID embedding.
-        text: settings of :func:`text_features` (None: no text part).
+        text: settings of :func:`~recframe.text.items.text_features` (None: no text part).
         attributes: categorical item columns, each a learned embedding (mean over list values).
         vectors: settings of :func:`recframe.text.vectors.load_vectors` (``path`` required).
         fusion: ``sum`` of the parts, ``concat`` then a linear projection, or ``gated`` (a softmax

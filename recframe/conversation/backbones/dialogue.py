@@ -159,7 +159,7 @@ class Dialogue(nn.Module):
             classes: ``[T]`` sentiment class per item (needed when the model weights by sentiment).
 
         Returns ``bias [D]``, ``utterances [L, D]`` (each utterance's share ``w_j A u_j``) and
-        ``items [T, D]``; ψ = bias + utterances.sum(0) + items.sum(0), equal to :meth:`forward`'s.
+        ``items [T, D]``; ψ = bias + utterances.sum(0) + items.sum(0), equal to ``forward``'s.
         """
         weights = self.recency_weights(torch.ones(1, len(vectors), dtype=torch.bool, device=vectors.device))[0]
         said = weights[:, None] * (vectors @ self.project.weight.T)  # [L, D]
