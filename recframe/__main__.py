@@ -1,5 +1,8 @@
+"""``python -m recframe``: the command line (:mod:`recframe.cli`)."""
+
 import sys
 
 from recframe.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
