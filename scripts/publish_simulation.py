@@ -77,6 +77,12 @@ def main() -> None:
                     f"- `{r['file']}` (run {r['run']}, commit {commit}): success by "
                     f"round {by_round}; asked {r['asked']}; answer values withheld (named a target) "
                     f"{r['withheld_values']}; targets outside the catalogue {r['targets_not_in_catalogue']}"
+                    + (
+                        f"; checked: {r['reasons_total']:,} cited reasons, {r['unfaithful_total']} unfaithful; "
+                        f"{r['listed_total']:,} listed items, {r['rule_breaks_total']} breaking a hard rule"
+                        if "reasons_total" in r
+                        else "; (recorded before the faithfulness and rule checks existed)"
+                    )
                 )
         lines.append("")
     (args.out / "simulation.md").write_text("\n".join(lines))

@@ -292,6 +292,8 @@ def test_simulated_turn_ends_at_acceptance_and_scores_the_final_list(history_con
     assert said[-1] == ACCEPT
     summary = summarise([outcome], turns=5)
     assert summary["recall@50"] == 1.0 and summary["success_by_round"][-1] == 1.0
+    assert outcome.listed > 0 and outcome.reasons > 0 and outcome.unfaithful == 0 and outcome.rule_breaks == 0
+    assert summary["listed_total"] == outcome.listed
 
 
 class Scripted:

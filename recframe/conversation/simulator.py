@@ -21,6 +21,9 @@ NOTE: iEvaLM lets the model choose ask-or-recommend from its decoder's scores; h
 documented heuristic (:func:`choose`): ask the unasked attribute whose values are most spread over
 the current top 50 (the answer that splits the list most), while a round is left to recommend after
 it; recommend otherwise.
+Every list shown is also checked: each cited reason with
+:func:`~recframe.conversation.session.unfaithful`, and each item against the hard rules (no item
+rejected or disliked earlier, every item of a stated genre); the counts are in the summary.
 NOTE: leakage guard: an answer value that contains a target's title is withheld (counted), and every
 message built from the targets is checked to name no target title before it is said (the fixed
 replies — accept, reject, no information — do not depend on the target and are not checked).
@@ -40,7 +43,7 @@ import numpy as np
 
 from recframe.conversation.catalogue import Catalogue, normalise
 from recframe.conversation.dialogue import Utterance
-from recframe.conversation.session import Conversation
+from recframe.conversation.session import Conversation, unfaithful
 
 LIST_SIZE = 50  # iEvaLM's recommendation lists
 KS = (1, 10, 50)
@@ -149,6 +152,10 @@ class Outcome:
     success: bool
     asked: list[str] = field(default_factory=list)
     withheld: int = 0
+    reasons: int = 0  # reasons cited in every list shown
+    unfaithful: int = 0  # of those, how many did not check out (recframe.conversation.session.unfaithful)
+    listed: int = 0  # items shown in lists
+    rule_breaks: int = 0  # of those, how many broke a hard rule (a rejected item back, a stated genre ignored)
 
 
 def simulate_turn(
@@ -171,6 +178,7 @@ def simulate_turn(
     user = FreeTextUser(targets, conv.catalogue, llm=llm) if llm is not None else SimulatedUser(targets, conv.catalogue)
     asked: list[str] = []
     final: list[int] = []
+    checks = _Checks()
     for round_ in range(1, turns + 1):
         column = None if llm is not None else choose(conv, columns, set(asked), round_, turns)
         if column is not None:
@@ -178,16 +186,40 @@ def simulate_turn(
             conv.ask(column)
             conv.hear(user.answer(column))
             continue
-        final = [conv.catalogue.dense[r.item] for r in conv.recommend(LIST_SIZE)]
+        banned = conv.state.rejected | conv.state.disliked
+        genres = {v for c, v in conv.state.accepted_attributes if c == "genres"}
+        shown = conv.recommend(LIST_SIZE)
+        final = [conv.catalogue.dense[r.item] for r in shown]
+        checks.listed += len(shown)
+        checks.reasons += sum(len(r.reasons) for r in shown)
+        checks.unfaithful += sum(len(unfaithful(conv, r)) for r in shown)
+        for rec, item in zip(shown, final, strict=True):
+            ignored_genre = bool(genres) and not genres & conv.catalogue.attributes[item].get("genres", set())
+            checks.rule_breaks += rec.item in banned or ignored_genre
         # the fixed replies do not depend on the target, so they pass without the guard (a movie
         # titled "You" would otherwise be "named" by "thank you")
         if user.accepts(final):
             conv.hear(ACCEPT)
-            return Outcome(_ranks(final, targets), round_, True, asked, user.withheld)
+            return checks.done(_ranks(final, targets), round_, True, asked, user.withheld)
         conv.hear(REJECT)
         if llm is not None and round_ < turns:
             conv.hear(user.reply([r.title for r in conv.last]))
-    return Outcome(_ranks(final, targets), turns, False, asked, user.withheld)
+    return checks.done(_ranks(final, targets), turns, False, asked, user.withheld)
+
+
+@dataclass
+class _Checks:
+    """Counts of the faithfulness and hard-rule checks of one simulated conversation."""
+
+    reasons: int = 0
+    unfaithful: int = 0
+    listed: int = 0
+    rule_breaks: int = 0
+
+    def done(self, ranks: list[int | None], rounds: int, success: bool, asked: list[str], withheld: int) -> Outcome:
+        return Outcome(
+            ranks, rounds, success, asked, withheld, self.reasons, self.unfaithful, self.listed, self.rule_breaks
+        )
 
 
 def _ranks(final: list[int], targets: list[int]) -> list[int | None]:
@@ -207,6 +239,8 @@ def summarise(outcomes: list[Outcome], turns: int) -> dict[str, Any]:
     out["mean_rounds"] = float(np.mean([o.rounds for o in outcomes])) if outcomes else math.nan
     out["asked"] = dict(Counter(c for o in outcomes for c in o.asked))
     out["withheld_values"] = sum(o.withheld for o in outcomes)
+    for key in ("reasons", "unfaithful", "listed", "rule_breaks"):
+        out[f"{key}_total"] = sum(getattr(o, key) for o in outcomes)
     out["conversations"], out["targets"] = len(outcomes), len(ranks)
     return out
 
