@@ -107,7 +107,14 @@ def _cmd_evaluate(args: argparse.Namespace, stage: str) -> int:
     from recframe import engine
 
     metrics = engine.evaluate(args.target, stage, args.overrides)
+    if os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0":
+        return 0  # a DDP rank Lightning started: the metrics are already reduced; rank 0 reports them
     console.print(metrics_table(metrics, stage, f"{stage} metrics of {args.target}"))
+    if args.output:
+        from recframe.runs import write_json
+
+        write_json(Path(args.output), metrics)
+        console.print(f"wrote {args.output}")
     return 0
 
 
@@ -395,6 +402,7 @@ def parser() -> argparse.ArgumentParser:
     for stage, name in (("val", "validate"), ("test", "test")):
         cmd = sub.add_parser(name, help=f"evaluate a run's best checkpoint (or a .ckpt file) on the {stage} split")
         cmd.add_argument("target", help="a run directory or a checkpoint file")
+        cmd.add_argument("--output", metavar="JSON", help="also write the metrics to this JSON file")
         cmd.add_argument("overrides", nargs="*", help=OVERRIDES_HELP + " (e.g. data.eval_batch_size=64)")
         cmd.set_defaults(func=lambda a, s=stage: _cmd_evaluate(a, s))
 

@@ -36,6 +36,9 @@ warnings.filterwarnings("ignore", message=".*litlogger.*")
 warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
 warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 warnings.filterwarnings("ignore", message=".*Be aware that when using `ckpt_path`.*")
+# recframe's metrics are torchmetrics with sum states, reduced across processes before they are logged:
+# Lightning's advice to log them with sync_dist=True (a second, wrong reduction) does not apply
+warnings.filterwarnings("ignore", message=".*when logging on epoch level in distributed setting.*")
 
 
 LIKE_MONITORS = ("val/auc", "val/accuracy", "val/logloss")
