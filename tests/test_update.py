@@ -135,3 +135,21 @@ def test_plain_runs_hash_as_before_the_update_section():
     assert config_hash(cfg) == config_hash(without)
     assert config_hash({**cfg, "update": {"parent": "runs/x", "feedback": "f.csv"}}) != config_hash(cfg)
     assert cfg["update"] == {"parent": None, "feedback": None}
+
+
+@pytest.mark.slow
+def test_a_sequential_run_can_be_talked_to(parent_run):
+    from recframe.conversation.profile import HistoryProfile
+    from recframe.conversation.session import Conversation, unfaithful
+
+    conv = Conversation.load(str(parent_run), k=5)
+    assert isinstance(conv.profile, HistoryProfile)
+    recs = conv.say("I liked Item 5 and Item 7")
+    assert len(recs) == 5 and {"5", "7"}.isdisjoint(r.item for r in recs)
+    history = torch.tensor([[conv.catalogue.dense["5"], conv.catalogue.dense["7"]]])
+    with torch.no_grad():
+        expected = conv.profile.backbone.score({"history": history, "user": torch.zeros(1, dtype=torch.long)})[0]
+    assert [r.score for r in recs] == pytest.approx([float(expected[conv.catalogue.dense[r.item]]) for r in recs])
+    assert all(unfaithful(conv, r) == [] for r in recs)
+    gone = recs[0].item
+    assert gone not in {r.item for r in conv.dislike(gone)}
