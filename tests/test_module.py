@@ -63,3 +63,11 @@ def test_score_chunk_evaluates_and_predicts_as_whole_catalogue_scoring(extra):
         assert torch.equal(a["items"][rankable], b["items"][rankable]) and (a["items"][rankable] != 0).all()
     items = torch.cat([p["items"] for p in p_whole])
     assert items.shape[1] == whole.predict_k
+
+
+def test_hyperparameters_leave_out_the_built_parts_and_the_logger():
+    cfg = load_config("default", WORLD)
+    module = engine.build_module(cfg, engine.build_data(cfg), "hparams")
+    assert not {"backbone", "loss", "val_metrics", "test_metrics"} & set(module.hparams)
+    assert module.hparams["lr"] == cfg["module"]["lr"] and module.hparams["meta"]["experiment"] == "hparams"
+    assert module._log_hyperparams is False  # the logger is sent the resolved config instead
