@@ -123,23 +123,25 @@ print(create_mutants(1))
 """
 
 
-def prepare(workdir: Path, sources: list[str], tests: list[str]) -> None:
-    """A scratch copy of the working tree (tracked and untracked files) with mutmut's settings."""
+def prepare(workdir: Path, sources: list[str], tests: list[str], rev: str | None) -> list[str]:
+    """A scratch copy of the working tree (tracked and untracked files), or of commit ``rev``, with
+    mutmut's settings; returns the test files it has."""
     if workdir.exists():
         shutil.rmtree(workdir)
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
-    for name in files:
-        if (ROOT / name).is_file() and not name.startswith("benchmarks/results/"):
-            (workdir / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, workdir / name)
-    tests = [t for t in tests if (ROOT / t).is_file()]
-    also = [
-        p
-        for p in ("experiments/", "docs/", "benchmarks/", "scripts/", "README.md", "CITATION.cff")
-        if (ROOT / p).exists()
-    ]
+    workdir.mkdir(parents=True)
+    if rev:
+        archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
+    else:
+        files = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.split()
+        for name in files:
+            if (ROOT / name).is_file() and not name.startswith("benchmarks/results/"):
+                (workdir / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, workdir / name)
+    tests = [t for t in tests if (workdir / t).is_file()]
+    also = [p for p in ("experiments/", "docs/", "benchmarks/", "scripts/", "README.md") if (workdir / p).exists()]
     settings = {
         "source_paths": ["recframe"],
         "only_mutate": sources,
