@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -279,6 +281,29 @@ def test_train_sampler_even_shards_and_epoch_shuffles():
     resumed.start_batch = 3
     assert [b.tolist() for b in resumed] == whole[3:]
     assert [b.tolist() for b in resumed] == whole
+
+
+def test_length_buckets_cut_sorted_runs_and_shuffle_them():
+    """With lengths, a bucket (here the whole epoch: 10 batches < BUCKET) is sorted by length before it is
+    cut, so batches hold disjoint length ranges; the batch order is still shuffled per epoch."""
+    from recframe.data.batching import batch_loader
+
+    lengths = np.random.default_rng(0).integers(1, 30, 50)
+    loader = batch_loader(list(range(50)), 5, train=True, seed=4, lengths=lengths)
+    batches = list(loader.sampler)
+    assert sorted(int(i) for b in batches for i in b) == list(range(50))
+    spans = sorted((lengths[b].min(), lengths[b].max()) for b in batches)
+    assert all(hi <= lo for (_, hi), (lo, _) in itertools.pairwise(spans))  # sorted runs
+    assert [lengths[b].min() for b in batches] != sorted(lengths[b].min() for b in batches)  # shuffled
+    plain = list(batch_loader(list(range(50)), 5, train=True, seed=4).sampler)
+    assert sum(np.ptp(lengths[b]) for b in batches) < sum(np.ptp(lengths[b]) for b in plain)
+
+
+def test_synthetic_side_tables_are_indexed_by_raw_id():
+    log = synthetic(n_users=12, n_items=9, seed=1)
+    assert log.items.index.tolist() == list(range(1, 10)) and log.items.title.tolist()[-1] == "Item 9"
+    assert log.users.index.tolist() == list(range(1, 13))
+    assert set(log.item) <= set(log.items.index) and set(log.user) <= set(log.users.index)
 
 
 def test_datamodule_batches_have_no_leakage():

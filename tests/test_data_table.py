@@ -94,6 +94,9 @@ def test_parquet_bad_columns_name_the_row(tmp_path):
         csv(str(path), rating="stars")
     with pytest.raises(ValueError, match=r"log.parquet: row 1: rating is missing"):
         csv(str(path), rating="rating")
+    pd.DataFrame({"user": [1, 2, 3], "item": [3, 4, 5], "rating": [1.0, 2.0, float("inf")]}).to_parquet(path)
+    with pytest.raises(ValueError, match=r"log.parquet: row 2: rating is inf; it must be a finite number"):
+        csv(str(path), rating="rating")
     pd.DataFrame({"user": [1, 2], "item": [3, 4], "t": [1.5, 2.0]}).to_parquet(path)
     with pytest.raises(ValueError, match="t must hold integers or datetimes, not float64"):
         csv(str(path), timestamp="t")

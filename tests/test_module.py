@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import lightning.pytorch as pl
 import pytest
@@ -65,9 +66,26 @@ def test_score_chunk_evaluates_and_predicts_as_whole_catalogue_scoring(extra):
     assert items.shape[1] == whole.predict_k
 
 
+@pytest.mark.skipif(
+    "MUTANT_UNDER_TEST" in os.environ, reason="mutmut's trampoline hides __init__'s arguments from save_hyperparameters"
+)
 def test_hyperparameters_leave_out_the_built_parts_and_the_logger():
     cfg = load_config("default", WORLD)
     module = engine.build_module(cfg, engine.build_data(cfg), "hparams")
     assert not {"backbone", "loss", "val_metrics", "test_metrics"} & set(module.hparams)
     assert module.hparams["lr"] == cfg["module"]["lr"] and module.hparams["meta"]["experiment"] == "hparams"
     assert module._log_hyperparams is False  # the logger is sent the resolved config instead
+
+
+def test_cold_item_tables_stay_out_of_checkpoints_and_per_user_ranks_only_when_asked(data_env):
+    over = [*WORLD, "data.cold_items=0.2"]
+    cfg = load_config("default", over)
+    data = engine.build_data(cfg)
+    module = engine.build_module(cfg, data, "cold")
+    cold = torch.as_tensor(data.spec.cold_items)
+    assert cold[1:].any() and not cold[0]
+    assert (module.train_remap[cold] == -1).all()  # a cold item has no row in the training softmax
+    assert module.train_remap[module.train_index].tolist() == list(range(len(module.train_index)))
+    assert not {"train_index", "train_remap"} & set(module.state_dict())  # checkpoints match the warm protocol's
+    trainer().test(module, datamodule=data, verbose=False)
+    assert module.per_user == [] and module.test_exposure is not None  # per-user ranks: the engine's final pass only

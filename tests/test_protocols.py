@@ -141,3 +141,34 @@ def test_users_with_fewer_than_k_rankable_items_are_left_out_of_exposure():
     assert float(out["exposure/short_lists@2"]) == 1.0
     assert suite.exposure.exposure.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]  # only user 1's list counted
     assert float(out["hr@1"]) == 0.5  # accuracy still counts every user
+
+
+def test_slicing_a_batch_renumbers_its_seen_pairs():
+    from recframe.metrics.suite import _select_rows
+
+    batch = {
+        "user": torch.tensor([4, 5, 6]),
+        "targets": torch.tensor([[1], [2], [3]]),
+        "seen_rows": torch.tensor([0, 0, 1, 2, 2]),
+        "seen_items": torch.tensor([7, 8, 9, 10, 11]),
+    }
+    out = _select_rows(batch, torch.tensor([True, False, True]))
+    assert out["user"].tolist() == [4, 6] and out["targets"].tolist() == [[1], [3]]
+    assert out["seen_rows"].tolist() == [0, 0, 1, 1] and out["seen_items"].tolist() == [7, 8, 10, 11]
+
+
+def test_short_lists_add_up_over_batches():
+    from recframe.data.datamodule import DataSpec
+    from recframe.metrics.suite import EvaluationMetrics
+
+    spec = DataSpec(
+        n_users=4, n_items=5, max_len=2, item_popularity=np.ones(5), user_activity=np.ones(4), item_users=np.ones(5)
+    )
+    top_items, top_values = torch.tensor([[2, 0]]), torch.tensor([[0.7, float("-inf")]])  # one rankable item
+    suite = EvaluationMetrics(spec, ks=(1, 2), exposure=True, k=2)
+    for user in (1, 2):
+        batch = {"user": torch.tensor([user]), "targets": torch.tensor([[1]])}
+        suite.update(batch, torch.tensor([[3]]), top_items, top_values)
+    full = {"user": torch.tensor([3]), "targets": torch.tensor([[1]])}
+    suite.update(full, torch.tensor([[1]]), torch.tensor([[2, 3]]), torch.tensor([[0.5, 0.4]]))
+    assert float(suite.compute()["exposure/short_lists@2"]) == 2.0
