@@ -72,7 +72,8 @@ def test_score_chunk_evaluates_and_predicts_as_whole_catalogue_scoring(extra):
 def test_hyperparameters_leave_out_the_built_parts_and_the_logger():
     cfg = load_config("default", WORLD)
     module = engine.build_module(cfg, engine.build_data(cfg), "hparams")
-    assert not {"backbone", "loss", "val_metrics", "test_metrics"} & set(module.hparams)
+    built = {"backbone", "loss", "val_metrics", "test_metrics", "train_keys", "train_items"}
+    assert not built & set(module.hparams)  # a checkpoint holds settings, not one tensor entry per interaction
     assert module.hparams["lr"] == cfg["module"]["lr"] and module.hparams["meta"]["experiment"] == "hparams"
     assert module._log_hyperparams is False  # the logger is sent the resolved config instead
 
@@ -89,3 +90,19 @@ def test_cold_item_tables_stay_out_of_checkpoints_and_per_user_ranks_only_when_a
     assert not {"train_index", "train_remap"} & set(module.state_dict())  # checkpoints match the warm protocol's
     trainer().test(module, datamodule=data, verbose=False)
     assert module.per_user == [] and module.test_exposure is not None  # per-user ranks: the engine's final pass only
+
+
+@pytest.mark.parametrize(("every", "steps"), [(5, [0, 4, 9]), (1, list(range(12))), (0, list(range(12)))])
+def test_train_loss_is_logged_on_the_first_step_and_every_n_steps(every, steps):
+    """``train/loss`` is logged on step 0 (the progress bar) and on the steps Lightning writes."""
+    from types import SimpleNamespace
+
+    cfg = load_config("default", WORLD)
+    module = engine.build_module(cfg, engine.build_data(cfg), "log")
+    assert module._logger_writes_this_step()  # no trainer: log (Lightning warns and ignores it)
+    written = []
+    for step in range(12):
+        module._trainer = SimpleNamespace(log_every_n_steps=every, global_step=step)
+        if module._logger_writes_this_step():
+            written.append(step)
+    assert written == steps
