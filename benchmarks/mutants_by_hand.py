@@ -110,6 +110,31 @@ MUTANTS: dict[str, tuple[str, str, str, list[str]]] = {
         'values.astype("datetime64[ms]").astype(np.int64)',
         ["tests/test_data_table.py::test_parquet_reads_as_the_same_csv"],
     ),
+    # the bugs this work found and fixed, put back
+    "interpolations across sections left unresolved": (
+        "recframe/config.py",
+        "            OmegaConf.resolve(cfg)\n",
+        "            pass\n",
+        ["tests/test_config.py::test_interpolations_are_resolved_within_and_across_sections"],
+    ),
+    "a non-YAML override escapes as yaml's ParserError": (
+        "recframe/config.py",
+        "except (OmegaConfBaseException, yaml.YAMLError) as err:",
+        "except OmegaConfBaseException as err:",
+        ["tests/test_config.py::test_overrides_delete_nested_keys_and_bad_ones_say_so_on_one_line"],
+    ),
+    "the loss function is saved as a hyperparameter": (
+        "recframe/module.py",
+        'ignore=["backbone", "loss", "val_metrics"',
+        'ignore=["backbone", "LOSS", "val_metrics"',
+        ["tests/test_module.py::test_hyperparameters_leave_out_the_built_parts_and_the_logger"],
+    ),
+    "every checkpoint stores the training keys as a hyperparameter": (
+        "recframe/module.py",
+        '"test_metrics", "train_keys", "train_items"]',
+        '"test_metrics"]',
+        ["tests/test_module.py::test_hyperparameters_leave_out_the_built_parts_and_the_logger"],
+    ),
 }
 
 
@@ -149,6 +174,10 @@ BEFORE: dict[str, list[str]] = {
     "chunked scoring forgets to mask PAD": [],  # no test ran score_chunk through the module
     "chunked scoring ignores exclude_seen": [],
     "Parquet datetimes read as milliseconds": [],  # only "Parquet without pyarrow" was tested
+    "interpolations across sections left unresolved": [],
+    "a non-YAML override escapes as yaml's ParserError": [],
+    "the loss function is saved as a hyperparameter": [],
+    "every checkpoint stores the training keys as a hyperparameter": [],
 }
 
 

