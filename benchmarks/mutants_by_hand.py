@@ -129,6 +129,18 @@ MUTANTS: dict[str, tuple[str, str, str, list[str]]] = {
         'ignore=["backbone", "LOSS", "val_metrics"',
         ["tests/test_module.py::test_hyperparameters_leave_out_the_built_parts_and_the_logger"],
     ),
+    "train/loss logged on step 1 instead of step 0": (
+        "recframe/module.py",
+        "return self.global_step == 0 or",
+        "return self.global_step == 1 or",
+        ["tests/test_module.py::test_train_loss_is_logged_on_the_first_step_and_every_n_steps"],
+    ),
+    "train/loss not logged without a trainer": (
+        "recframe/module.py",
+        "        if self._trainer is None:\n            return True\n",
+        "        if self._trainer is None:\n            return False\n",
+        ["tests/test_module.py::test_train_loss_is_logged_on_the_first_step_and_every_n_steps"],
+    ),
     "every checkpoint stores the training keys as a hyperparameter": (
         "recframe/module.py",
         '"test_metrics", "train_keys", "train_items"]',
@@ -177,6 +189,8 @@ BEFORE: dict[str, list[str]] = {
     "interpolations across sections left unresolved": [],
     "a non-YAML override escapes as yaml's ParserError": [],
     "the loss function is saved as a hyperparameter": [],
+    "train/loss logged on step 1 instead of step 0": ["tests/test_optimiser.py"],
+    "train/loss not logged without a trainer": ["tests/test_optimiser.py"],
     "every checkpoint stores the training keys as a hyperparameter": [],
 }
 

@@ -87,11 +87,13 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
 }
 
 # Mutants no test can kill because the mutated program behaves identically; name -> why.
+CPU_ONLY = "only a device argument changed: the same tensors on a CPU-only machine, where the tests run"
 SAME_AXIS = "sums the last axis of a 2-D tensor either way (dim -1 is dim 1)"
 EQUIVALENT: dict[str, str] = {
     "recframe.losses.xǁBlockedSoftmaxCEǁforward__mutmut_16": SAME_AXIS,
     "recframe.module.xǁRecModuleǁlike_logits__mutmut_6": SAME_AXIS,
     "recframe.metrics.beyond.xǁIntraListDiversityǁupdate__mutmut_16": SAME_AXIS,
+    "recframe.losses.x__pos_neg_logits__mutmut_9": CPU_ONLY,
     "recframe.module.x_top_k__mutmut_7": "torch.sort's default dim is -1, which is dim 1 of [B, I] scores",
     "recframe.module.xǁRecModuleǁ__init____mutmut_114": "the flag is only ever tested for truth: None reads as False",
     "recframe.metrics.chunked.x_chunked_ranks__mutmut_45": 'float("-INF") is float("-inf")',
@@ -103,7 +105,6 @@ EQUIVALENT: dict[str, str] = {
         "another fixed random stream for the batch order: equally seeded and reproducible"
     ),
 }
-CPU_ONLY = "only a device argument changed: the same tensors on a CPU-only machine, where the tests run"
 
 
 def _without_device(line: str) -> str:
@@ -290,7 +291,8 @@ def markdown(runs: list[tuple[str, dict]]) -> str:
         lines.append(f"Tests: {', '.join(target['tests'])}; {target['seconds']} s.")
         for m in left:
             why = f" — {m['reason']}" if m.get("reason") else ""
-            lines += ["", f"- `{m['name']}` ({m['status']}{why})", "", "```diff", m.get("diff", ""), "```"]
+            changed = [x for x in m.get("diff", "").splitlines() if x[:1] in "+-" and x[:3] not in ("+++", "---")]
+            lines += ["", f"- `{m['name']}` ({m['status']}{why})", "", "```diff", *changed, "```"]
     return "\n".join(lines) + "\n"
 
 

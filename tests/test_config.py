@@ -213,5 +213,10 @@ def test_interpolations_are_resolved_within_and_across_sections():
     over = ["module.weight_decay=0.25", "module.lr=${.weight_decay}", "data.max_len=${backbone.dim}"]
     cfg = load_config("default", ["logger.name=none", *over])
     assert cfg["module"]["lr"] == 0.25 and cfg["data"]["max_len"] == cfg["backbone"]["dim"] == 64
+    from recframe.config import apply_overrides
+
+    raw = apply_overrides(read_experiment(find_experiment("default")), over)
+    validate(raw)
+    assert OmegaConf.to_container(raw)["data"]["max_len"] == "${backbone.dim}"  # the caller's config is untouched
     with pytest.raises(ConfigError, match=r"bad interpolation: Interpolation key 'nope\.lr' not found"):
         load_config("default", ["logger.name=none", "module.lr=${nope.lr}"])
