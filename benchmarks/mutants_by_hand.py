@@ -199,7 +199,15 @@ def run(name: str, root: Path = ROOT, before: bool = False) -> dict:
     path, old, new, tests = MUTANTS[name]
     tests = BEFORE[name] if before else tests
     if not tests:
-        return {"mutant": name, "file": path, "tests": [], "killed": False, "failed": [], "summary": "no test"}
+        return {
+            "mutant": name,
+            "file": path,
+            "tests": [],
+            "killed": False,
+            "failed": [],
+            "summary": "no test",
+            "seconds": 0,
+        }
     file = root / path
     original = file.read_text()
     if original.count(old) != 1:

@@ -204,6 +204,7 @@ def test_experiments_from_the_environment_folder_by_path_and_extends_with_suffix
     cfg = load_config("mine", ["logger.name=none"])
     assert (cfg["backbone"]["name"], cfg["backbone"]["dim"]) == ("mf", 4) and cfg["description"] == ""
     assert find_experiment(str(tmp_path / "other.yml")) == tmp_path / "other.yml"
+    assert find_experiment(str(tmp_path / "mine.yaml")) == tmp_path / "mine.yaml"  # a path, not a name
     assert load_config(str(tmp_path / "other.yml"))["description"] == "a .yml file"
     with pytest.raises(ConfigError, match="unknown experiment"):
         find_experiment(str(tmp_path / "notes.txt"))

@@ -172,3 +172,23 @@ def test_short_lists_add_up_over_batches():
     full = {"user": torch.tensor([3]), "targets": torch.tensor([[1]])}
     suite.update(full, torch.tensor([[1]]), torch.tensor([[2, 3]]), torch.tensor([[0.5, 0.4]]))
     assert float(suite.compute()["exposure/short_lists@2"]) == 2.0
+
+
+def test_item_groups_by_popularity_and_by_category():
+    """``popularity``: the short head (Elliot's 80 % rule) against the long tail; a text column: one group
+    per value, item ids indexed like the catalogue (PAD included)."""
+    import pandas as pd
+
+    from recframe.data.datamodule import DataSpec
+    from recframe.metrics.exposure import short_head
+    from recframe.metrics.suite import _item_groups
+
+    users = np.array([0.0, 9, 6, 3, 1, 1])
+    info = pd.DataFrame({"kind": [None, "b", "a", "b", "a", "a"]})
+    spec = DataSpec(n_users=10, n_items=6, max_len=2, item_popularity=users, item_users=users, item_info=info)
+    ids, names, multi = _item_groups(spec, "popularity")
+    head = short_head(torch.as_tensor(users))
+    assert names == ["short_head", "long_tail"] and not multi
+    assert ids.tolist() == (~head).long().tolist() == [1, 0, 0, 0, 1, 1]  # 9 + 6 < 16 <= 9 + 6 + 3
+    ids, names, multi = _item_groups(spec, "kind")
+    assert names == ["a", "b"] and not multi and ids.tolist() == [0, 1, 0, 1, 0, 0]
