@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
@@ -247,6 +248,12 @@ def validate(cfg: Any) -> dict[str, Any]:
     unknown = [k for k in cfg if k not in TOP_LEVEL]
     if unknown:
         raise ConfigError(f"unknown config section {unknown[0]!r}; known: {list(TOP_LEVEL)}")
+    if OmegaConf.is_config(cfg):  # sections are validated one by one: resolve `${other.section}` first
+        cfg = copy.deepcopy(cfg)
+        try:
+            OmegaConf.resolve(cfg)
+        except OmegaConfBaseException as err:
+            raise ConfigError(f"bad interpolation: {err}".replace("\n", " ")) from None
     out: dict[str, Any] = {"description": str(cfg.get("description", ""))}
     for section, schema in _section_schemas(cfg).items():
         user = cfg.get(section) or OmegaConf.create({})
@@ -276,7 +283,7 @@ def apply_overrides(cfg: Any, overrides: Iterable[str]) -> Any:
         node.pop(leaf)
     try:
         return OmegaConf.merge(cfg, OmegaConf.from_dotlist(sets))
-    except OmegaConfBaseException as err:
+    except (OmegaConfBaseException, yaml.YAMLError) as err:  # a value that is no YAML: `ks=[1, 2`
         raise ConfigError(f"bad override: {err}".replace("\n", " ")) from None
 
 

@@ -79,9 +79,10 @@ class RecModule(pl.LightningModule):
         meta: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        # the logger gets the config itself; the training keys are data (a tensor per interaction), not settings
         self.save_hyperparameters(
-            ignore=["backbone", "loss", "val_metrics", "test_metrics"], logger=False
-        )  # the logger gets the config itself
+            ignore=["backbone", "loss", "val_metrics", "test_metrics", "train_keys", "train_items"], logger=False
+        )
         self.backbone, self.loss = backbone, loss
         self.lr, self.weight_decay, self.betas = lr, weight_decay, tuple(betas)
         self.fused_optimizer = fused_optimizer

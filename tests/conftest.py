@@ -10,6 +10,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis: CI replays the same examples on every run (``derandomize``), so a failure reproduces
+# from the log alone; ``HYPOTHESIS_PROFILE=dev`` explores fresh random examples, ten times as many.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("dev", derandomize=False, deadline=None, print_blob=True)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(n: int) -> int:
+    """A test's ``max_examples``: ``n`` under the ``ci`` profile, ``10 * n`` under ``dev``."""
+    return 10 * n if HYPOTHESIS_PROFILE == "dev" else n
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +65,22 @@ def _seed() -> None:
     import lightning.pytorch as pl
 
     pl.seed_everything(0, verbose=False)
+
+
+@pytest.fixture
+def saved_figures(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Every matplotlib ``Figure`` saved during the test, by file name: assert on what it draws."""
+    from matplotlib.figure import Figure
+
+    saved: dict = {}
+    savefig = Figure.savefig
+
+    def record(self, fname, *args, **kwargs):
+        saved[Path(fname).name] = self
+        return savefig(self, fname, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    return saved
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -65,6 +65,18 @@ def test_every_experiment_builds_and_steps_on_synthetic_data(name, tmp_path, dat
     batch = next(iter(data.train_dataloader()))
     loss = module.training_step(batch, 0)
     assert torch.isfinite(loss)
+    if module.trainable:  # one optimiser step moves every parameter the loss reached
+        optimiser = module.configure_optimizers()
+        before = {n: p.detach().clone() for n, p in module.named_parameters() if p.requires_grad}
+        optimiser.zero_grad()
+        loss.backward()
+        reached = [n for n, p in module.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+        assert reached, f"{name}: the training loss reaches no parameter"
+        optimiser.step()
+        params = dict(module.named_parameters())
+        assert [n for n in reached if torch.equal(params[n].detach(), before[n])] == []
+    else:
+        assert not loss.requires_grad
     eval_batch = next(iter(data.test_dataloader()))
     module.test_step(eval_batch, 0)
     values = module.metrics["test"].compute()
@@ -139,3 +151,73 @@ def test_a_name_parameter_clashes_with_the_registry_key():
 
     with pytest.raises(ValueError, match="clashes with the registry key"):
         schema_of(loader, (), "x")
+
+
+def test_constructor_hints_become_the_types_omegaconf_checks():
+    import collections.abc
+    import typing
+    from typing import Any
+
+    from recframe.config import _omegaconf_type
+
+    expected = {
+        int: int,
+        bool: bool,
+        int | None: typing.Optional[int],  # noqa: UP045 (what OmegaConf is given)
+        float | str: Any,
+        list[int]: list[int],
+        tuple[float, ...]: list[float],
+        collections.abc.Sequence[str]: list[str],
+        tuple[float, float]: Any,  # fixed length: OmegaConf has no such type
+        tuple[float, float] | None: Any,
+        list[Any] | None: Any,
+        dict[str, float]: dict[str, Any],
+        Any: Any,
+    }
+    assert {hint: _omegaconf_type(hint) for hint in expected} == expected
+
+
+def test_overrides_delete_nested_keys_and_bad_ones_say_so_on_one_line():
+    from recframe.config import apply_overrides
+
+    cfg = OmegaConf.create({"a": {"b": {"c": 1, "d": 2}, "e": 3}, "f": 4})
+    assert OmegaConf.to_container(apply_overrides(cfg, ["~a.b.c", "~f", "a.e=5"])) == {"a": {"b": {"d": 2}, "e": 5}}
+    assert OmegaConf.to_container(cfg) == {"a": {"b": {"c": 1, "d": 2}, "e": 3}, "f": 4}  # the input is untouched
+    with pytest.raises(ConfigError, match=r"cannot delete 'a\.b\.x': no such key"):
+        apply_overrides(cfg, ["~a.b.x"])
+    with pytest.raises(ConfigError, match="neither key=value"):
+        apply_overrides(cfg, ["a.e"])
+    with pytest.raises(ConfigError, match=r"^bad override: while parsing a flow sequence") as err:
+        apply_overrides(cfg, ["a.e=[1, 2"])  # not YAML: a ConfigError, not a traceback from the YAML parser
+    assert "\n" not in str(err.value)
+
+
+def test_experiments_from_the_environment_folder_by_path_and_extends_with_suffix(tmp_path, monkeypatch):
+    from recframe.config import experiments_dir
+
+    (tmp_path / "_base.yaml").write_text("backbone:\n  name: mf\n  dim: 8\n")
+    (tmp_path / "mine.yaml").write_text("extends: _base.yaml\nbackbone:\n  dim: 4\n")
+    (tmp_path / "other.yml").write_text("description: a .yml file\n")
+    (tmp_path / "notes.txt").write_text("backbone: {}\n")
+    monkeypatch.setenv("RECFRAME_EXPERIMENTS", str(tmp_path))
+    assert experiments_dir() == tmp_path and list_experiments() == ["mine"]
+    cfg = load_config("mine", ["logger.name=none"])
+    assert (cfg["backbone"]["name"], cfg["backbone"]["dim"]) == ("mf", 4) and cfg["description"] == ""
+    assert find_experiment(str(tmp_path / "other.yml")) == tmp_path / "other.yml"
+    assert find_experiment(str(tmp_path / "mine.yaml")) == tmp_path / "mine.yaml"  # a path, not a name
+    assert load_config(str(tmp_path / "other.yml"))["description"] == "a .yml file"
+    with pytest.raises(ConfigError, match="unknown experiment"):
+        find_experiment(str(tmp_path / "notes.txt"))
+
+
+def test_interpolations_are_resolved_within_and_across_sections():
+    over = ["module.weight_decay=0.25", "module.lr=${.weight_decay}", "data.max_len=${backbone.dim}"]
+    cfg = load_config("default", ["logger.name=none", *over])
+    assert cfg["module"]["lr"] == 0.25 and cfg["data"]["max_len"] == cfg["backbone"]["dim"] == 64
+    from recframe.config import apply_overrides
+
+    raw = apply_overrides(read_experiment(find_experiment("default")), over)
+    validate(raw)
+    assert OmegaConf.to_container(raw)["data"]["max_len"] == "${backbone.dim}"  # the caller's config is untouched
+    with pytest.raises(ConfigError, match=r"bad interpolation: Interpolation key 'nope\.lr' not found"):
+        load_config("default", ["logger.name=none", "module.lr=${nope.lr}"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -52,17 +55,52 @@ def test_filter_that_empties_the_log_names_itself():
         ix.min_rating(make_log([1], [1], ratings=[5]), 6)
 
 
-@given(logs, st.integers(1, 4))
-@settings(max_examples=50, deadline=None)
-def test_k_core_fixed_point(log, k):
-    try:
-        out, report = ix.k_core(log, k, k)
-    except ValueError:
-        return  # everything removed: reported as an error, checked elsewhere
-    _, uc = np.unique(out.user, return_counts=True)
-    _, ic = np.unique(out.item, return_counts=True)
-    assert uc.min() >= k and ic.min() >= k
+def brute_force_k_core(users, items, user_min, item_min) -> list[int]:
+    """The rows of the largest core, by the definition: drop one under-threshold user or item at a time."""
+    rows = list(range(len(users)))
+    while True:
+        u_count, i_count = {}, {}
+        for r in rows:
+            u_count[users[r]] = u_count.get(users[r], 0) + 1
+            i_count[items[r]] = i_count.get(items[r], 0) + 1
+        weak_users = [u for u, c in u_count.items() if c < user_min]
+        weak_items = [i for i, c in i_count.items() if c < item_min]
+        if weak_users:
+            rows = [r for r in rows if users[r] != weak_users[0]]
+        elif weak_items:
+            rows = [r for r in rows if items[r] != weak_items[0]]
+        else:
+            return rows
+
+
+@given(logs, st.integers(1, 4), st.integers(1, 4))
+@settings(max_examples=examples(80), deadline=None)
+def test_k_core_is_the_largest_core(log, user_min, item_min):
+    """The rows kept are exactly the brute-force core, in their order; an empty core is an error."""
+    expected = brute_force_k_core(log.user.tolist(), log.item.tolist(), user_min, item_min)
+    if not expected:
+        with pytest.raises(ValueError, match="removed all"):
+            ix.k_core(log, user_min, item_min)
+        return
+    out, report = ix.k_core(log, user_min, item_min)
+    assert out.user.tolist() == log.user[expected].tolist() and out.item.tolist() == log.item[expected].tolist()
+    assert out.timestamp.tolist() == log.timestamp[expected].tolist()
     assert report.interactions_removed == len(log) - len(out)
+    assert (report.users_removed, report.items_removed) == (log.n_users - out.n_users, log.n_items - out.n_items)
+
+
+def test_k_core_hand_example_cascades():
+    # users 1-3 rated items 1 and 2 (a 2-core); user 4 rated item 1 and item 3, which nobody else rated:
+    # round 1 drops item 3, which leaves user 4 with one row; round 2 drops user 4.
+    log = make_log([1, 1, 2, 2, 3, 3, 4, 4], [1, 2, 1, 2, 1, 2, 1, 3])
+    out, report = ix.k_core(log, 2, 2)
+    assert sorted(zip(out.user.tolist(), out.item.tolist(), strict=True)) == [(u, i) for u in (1, 2, 3) for i in (1, 2)]
+    assert (report.interactions_removed, report.users_removed, report.items_removed) == (2, 1, 1)
+    assert report.detail == "2 rounds"
+    same, unchanged = ix.k_core(out, 2, 2)
+    assert len(same) == 6 and unchanged.detail == "0 rounds"
+    with pytest.raises(ValueError, match=r"k_core\(user>=4, item>=2\) removed all 8 interactions of tiny"):
+        ix.k_core(log, 4, 2)
 
 
 @pytest.mark.parametrize(("policy", "kept"), [("keep", 5), ("first", 3), ("last", 3)])
@@ -86,7 +124,7 @@ def test_duplicates_error_and_unknown_policy():
 
 
 @given(logs)
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 def test_encode_round_trip_and_order(log):
     enc = ix.encode(log)
     assert sorted(zip(enc.users.decode(enc.user), enc.items.decode(enc.item), strict=True)) == sorted(
@@ -120,7 +158,7 @@ def test_side_tables_follow_dense_ids():
 
 
 @given(logs)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 def test_splits_partition_and_respect_time(log):
     enc = ix.encode(log)
     for name, kwargs in [("leave_one_out", {}), ("temporal", {}), ("ratio", {"seed": 1}), ("ratio", {"order": "time"})]:
@@ -187,7 +225,7 @@ def test_windows_last_and_all(hist):
 
 
 @given(st.integers(1, 50), st.integers(1, 9), st.integers(1, 4))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 def test_eval_sampler_covers_each_index_once_across_ranks(n, batch_size, world):
     seen = []
     for rank in range(world):
@@ -201,15 +239,71 @@ def test_eval_sampler_covers_each_index_once_across_ranks(n, batch_size, world):
         assert len(sampler) == len(list(sampler))
 
 
+@given(st.integers(1, 60), st.integers(1, 9), st.integers(1, 4), st.booleans(), st.integers(0, 3))
+@settings(max_examples=examples(60), deadline=None)
+def test_train_sampler_shards_split_the_epoch(n, batch_size, world, bucketed, epoch):
+    """even=True: equal shards that together cover every index, overlapping only in the wrap-around."""
+    lengths = np.random.default_rng(n).integers(1, 9, n) if bucketed else None
+    shards = []
+    for rank in range(world):
+        sampler = BatchIndexSampler(
+            n, batch_size, shuffle=True, seed=3, rank=rank, world_size=world, even=True, lengths=lengths
+        )
+        sampler.set_epoch(epoch)
+        batches = list(sampler)
+        assert len(batches) == len(sampler) and all(1 <= len(b) <= batch_size for b in batches)
+        shards.append([int(i) for b in batches for i in b])
+    per_rank = -(-n // world)
+    assert [len(s) for s in shards] == [per_rank] * world
+    everything = [i for s in shards for i in s]
+    assert sorted(set(everything)) == list(range(n))  # the epoch is covered
+    repeats = len(everything) - n
+    assert repeats == per_rank * world - n <= world - 1
+    for a in range(world):
+        assert len(set(shards[a])) == len(shards[a])  # no rank sees an example twice
+        for b in range(a + 1, world):
+            assert len(set(shards[a]) & set(shards[b])) <= repeats  # disjoint apart from the wrap-around
+
+
 def test_train_sampler_even_shards_and_epoch_shuffles():
     lens = [len(list(BatchIndexSampler(10, 3, shuffle=True, rank=r, world_size=3))) for r in range(3)]
-    assert len(set(lens)) == 1
+    assert lens == [2, 2, 2]  # 4 examples each: 10 wrapped to 12
     s = BatchIndexSampler(50, 50, shuffle=True, seed=1)
     first = next(iter(s)).tolist()
+    assert sorted(first) == list(range(50)) and first != list(range(50))
     s.set_epoch(1)
     assert next(iter(s)).tolist() != first
     s.set_epoch(0)
     assert next(iter(s)).tolist() == first
+    assert next(iter(BatchIndexSampler(50, 50, shuffle=True, seed=2))).tolist() != first  # the seed matters
+    resumed = BatchIndexSampler(50, 7, shuffle=True, seed=1)
+    whole = [b.tolist() for b in resumed]
+    resumed.start_batch = 3
+    assert [b.tolist() for b in resumed] == whole[3:]
+    assert [b.tolist() for b in resumed] == whole
+
+
+def test_length_buckets_cut_sorted_runs_and_shuffle_them():
+    """With lengths, a bucket (here the whole epoch: 10 batches < BUCKET) is sorted by length before it is
+    cut, so batches hold disjoint length ranges; the batch order is still shuffled per epoch."""
+    from recframe.data.batching import batch_loader
+
+    lengths = np.random.default_rng(0).integers(1, 30, 50)
+    loader = batch_loader(list(range(50)), 5, train=True, seed=4, lengths=lengths)
+    batches = list(loader.sampler)
+    assert sorted(int(i) for b in batches for i in b) == list(range(50))
+    spans = sorted((lengths[b].min(), lengths[b].max()) for b in batches)
+    assert all(hi <= lo for (_, hi), (lo, _) in itertools.pairwise(spans))  # sorted runs
+    assert [lengths[b].min() for b in batches] != sorted(lengths[b].min() for b in batches)  # shuffled
+    plain = list(batch_loader(list(range(50)), 5, train=True, seed=4).sampler)
+    assert sum(np.ptp(lengths[b]) for b in batches) < sum(np.ptp(lengths[b]) for b in plain)
+
+
+def test_synthetic_side_tables_are_indexed_by_raw_id():
+    log = synthetic(n_users=12, n_items=9, seed=1)
+    assert log.items.index.tolist() == list(range(1, 10)) and log.items.title.tolist()[-1] == "Item 9"
+    assert log.users.index.tolist() == list(range(1, 13))
+    assert set(log.item) <= set(log.items.index) and set(log.user) <= set(log.users.index)
 
 
 def test_datamodule_batches_have_no_leakage():

@@ -44,6 +44,7 @@ def test_format_without_attributes_crlf_and_extra_whitespace(tmp_path):
 def test_sports_alias(tmp_path):
     log = s3rec("Sports", write(tmp_path, "Sports_and_Outdoors"))
     assert log.name == "s3rec-Sports_and_Outdoors" and len(log) == 5
+    assert s3rec("Sports.txt", tmp_path).name == "s3rec-Sports_and_Outdoors"  # the alias with its suffix too
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,33 @@ def case():
 
 
 def fix_negatives(monkeypatch, negatives: torch.Tensor) -> None:
-    monkeypatch.setattr(losses, "_uniform_items", lambda shape, n_items, device: negatives.reshape(shape))
+    def uniform(shape, n_items, device):
+        assert n_items == I  # drawn from the whole catalogue (the item table's rows)
+        return negatives.reshape(shape)
+
+    monkeypatch.setattr(losses, "_uniform_items", uniform)
+
+
+def test_uniform_negatives_are_every_real_item_and_never_pad():
+    drawn = losses._uniform_items((4000,), I, torch.device("cpu"))
+    assert drawn.shape == (4000,) and sorted(set(drawn.tolist())) == list(range(1, I))
+
+
+@pytest.mark.parametrize("name", ["bpr", "bce", "gbce"])
+def test_a_given_sampler_replaces_uniform_negatives(name, case, monkeypatch):
+    """With ``sample`` (what the module passes for unseen negatives) the loss uses exactly its draws."""
+    q, w, y = case
+    neg = torch.tensor([[2, 1], [3, 4], [5, 1], [6, 2]])
+    asked = []
+
+    def sample(shape):
+        asked.append(shape)
+        return neg
+
+    monkeypatch.setattr(losses, "_uniform_items", lambda *a: pytest.fail("drew uniform negatives"))
+    got = losses.LOSSES.get(name)(q, w, y, negatives=2, sample=sample)
+    fix_negatives(monkeypatch, neg)
+    assert asked == [(N, 2)] and got.item() == pytest.approx(losses.LOSSES.get(name)(q, w, y, negatives=2).item())
 
 
 def sigmoid(x: float) -> float:

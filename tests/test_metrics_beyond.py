@@ -55,6 +55,8 @@ def test_novelty_errors():
         metric.compute()
     with pytest.raises(ValueError, match=r"outside \[1, 2\]: \[0\]"):
         metric.update(torch.tensor([[1, 0]]))
+    with pytest.raises(ValueError, match=r"outside \[1, 2\]: \[3\]"):  # n_items itself is no item
+        metric.update(torch.tensor([[3, 1]]))
 
 
 # --- IntraListDiversity --------------------------------------------------------------------------

@@ -218,6 +218,11 @@ def test_errors_name_the_bad_values():
         metric.compute()
     with pytest.raises(ValueError, match=r"outside \[1, 5\]: \[0\]"):
         metric.update(torch.tensor([[1, 0]]))
+    with pytest.raises(ValueError, match=r"targets must be \[1, M\], got \[2, 1\]"):
+        metric.update(TOP[:1], torch.tensor([[1], [2]]))
+    for share in (0.0, 1.5):
+        with pytest.raises(ValueError, match=rf"head_share must be in \(0, 1\], got {share}"):
+            short_head(POP, share)
     with pytest.raises(ValueError, match="K' >= k=2"):
         metric.update(torch.tensor([[1]]))
     with pytest.raises(ValueError, match="both seen_rows and seen_items"):

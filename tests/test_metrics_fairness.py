@@ -181,6 +181,19 @@ def test_user_groups_age_bands_and_quantiles():
     assert ids.tolist() == [-1, 0, 0, 0, 0, 1, 1, 1, 1]
 
 
+def test_user_groups_refuse_bad_edges_and_bins():
+    ages = np.array([0, 20, 30], dtype=float)
+    for edges in ([0, 18, 18, 60], [0, 30, 18], [18]):  # repeated, decreasing, a single edge
+        with pytest.raises(ValueError, match="edges must be >= 2 strictly increasing numbers"):
+            user_groups(ages, "bins", edges=edges)
+    with pytest.raises(ValueError, match="n_bins >= 2 and some values, got n_bins=1, 2 values"):
+        user_groups(ages, "quantile", n_bins=1)
+    from recframe.metrics.groups import _quantiles
+
+    with pytest.raises(ValueError, match="n_bins >= 2 and some values, got n_bins=4, 0 values"):
+        _quantiles(np.array([]), 4)  # every real user's value missing
+
+
 def test_user_groups_top_share_of_activity():
     counts = np.array([0, 3, 50, 7, 7, 1, 2, 9, 30, 4, 12])  # 10 users: the top 20 % are users 2 and 8
     ids, names = user_groups(counts, "top_share", share=0.2)
@@ -345,3 +358,32 @@ def test_ddp_sum_states_equal_single_process(tmp_path):
     assert not torch.allclose(  # the split is not trivial: rank 0 alone gives different numbers
         ddp_feed(ddp_metrics(data), data, 0, SPLIT)["groups"]["ndcg@10/a"], expected["groups"]["ndcg@10/a"]
     )
+
+
+def test_configured_user_attributes_choose_their_grouping():
+    """``age`` gets the ML-1M age bands; other numeric columns with more than 10 values get quartiles;
+    the rest (10 values or fewer, or text) one group per value."""
+    from types import SimpleNamespace
+
+    from recframe.metrics.suite import AGE_EDGES, _user_attribute
+
+    n = 23  # dense users 1..22
+    info = pd.DataFrame(
+        {
+            "age": [np.nan] + [[1, 18, 25, 35, 45, 50, 56][u % 7] for u in range(1, n)],
+            "ten": [np.nan] + [u % 10 for u in range(1, n)],
+            "eleven": [np.nan] + [u % 11 for u in range(1, n)],
+            "gender": [None] + ["FM"[u % 2] for u in range(1, n)],
+        }
+    )
+    spec = SimpleNamespace(user_info=info, name="tiny")
+    activity = np.arange(n)
+    ids, names = _user_attribute(spec, "age", activity)
+    assert names == ["[0, 18)", "[18, 25)", "[25, 35)", "[35, 45)", "[45, 50)", "[50, 56)", "[56, inf)"]
+    assert len(AGE_EDGES) == 8 and ids[1:8].tolist() == [1, 2, 3, 4, 5, 6, 0]
+    assert _user_attribute(spec, "ten", activity)[1] == [str(float(v)) for v in range(10)]
+    assert len(_user_attribute(spec, "eleven", activity)[1]) == 4  # quartile bands
+    assert _user_attribute(spec, "gender", activity)[1] == ["F", "M"]
+    assert _user_attribute(spec, "activity", activity)[1] == ["top_20%", "rest"]
+    with pytest.raises(ValueError, match=r"unknown user group attribute 'job' for tiny; known: \['activity', 'age'"):
+        _user_attribute(spec, "job", activity)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import examples
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,7 @@ from recframe.data.table import csv
 from recframe.metrics import RankingMetrics, ranking_metrics, target_ranks
 from recframe.metrics.functional import METRICS
 
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # ---- parsers round-trip ------------------------------------------------------------------------------------
 

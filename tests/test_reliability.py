@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from recframe import engine, fitting
+from recframe.config import load_config
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,6 +112,12 @@ def test_sigint_saves_a_resumable_checkpoint_mid_epoch(reference, tmp_path):
     assert "resume with: python -m recframe fit --resume" in out.decode()
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "interrupted" and record["checkpoint"] == "checkpoints/last.ckpt"
+    # the checkpoint holds a state strictly inside epoch 1 or later, not an epoch boundary
+    saved = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    progress = saved["loops"]["fit_loop"]["epoch_loop.batch_progress"]
+    per_epoch = len(engine.build_data(load_config("default", WORLD)).train_dataloader())
+    assert saved["epoch"] >= 1 and 0 < progress["current"]["processed"] < per_epoch, (saved["epoch"], progress)
+    assert not progress["is_last_batch"]
     resumed = cli("fit", "--resume", str(run))  # the run's own config, no experiment needed
     out, _ = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, out.decode()[-3000:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,50 @@ def rows(md: str) -> dict[str, list[str]]:
             cells = [c.strip() for c in line.strip("|").split(" | ")]
             out[cells[0]] = cells
     return out
+
+
+def bars(fig) -> list[tuple[str, float, float, tuple[float, float]]]:
+    """(tick label, bar length, bar position, error-bar span) of each bar of a leaderboard plot."""
+    from matplotlib.container import BarContainer
+
+    (ax,) = fig.axes
+    (container,) = [c for c in ax.containers if isinstance(c, BarContainer)]
+    spans = [tuple(seg[:, 0]) for seg in container.errorbar.lines[2][0].get_segments()]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    return [
+        (label, bar.get_width(), bar.get_y() + bar.get_height() / 2, span)
+        for label, bar, span in zip(labels, container, spans, strict=True)
+    ]
+
+
+def published(fig) -> list[tuple[float, float]]:
+    from matplotlib.collections import PathCollection
+
+    (markers,) = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
+    return [tuple(xy) for xy in markers.get_offsets().tolist()]
+
+
+def test_leaderboard_plots_draw_the_table(tmp_path: Path, records, saved_figures):
+    """Each bar is its table row's mean, its error bar the std, in the table's order; diamonds are published."""
+    build_report(records, REFERENCES, tmp_path / "out", generated="2025-03-09")
+    table = rows((tmp_path / "out" / "leaderboard.md").read_text(encoding="utf-8"))
+    beauty = bars(saved_figures["s3rec-beauty_test-hr-10.png"])
+    assert [b[0] for b in beauty] == ["beauty/sasrec", "beauty/gru4rec", "beauty/sasrec-s100 ⚠"]
+    assert [b[2] for b in beauty] == [0, 1, 2]
+    for (label, length, _, (low, high)), key in zip(
+        beauty, ["beauty/sasrec", "beauty/gru4rec", "⚠ beauty/sasrec-s100"], strict=True
+    ):
+        mean, _, std = table[key][5].partition(" ± ")
+        assert length == pytest.approx(float(mean), abs=5e-5), label
+        assert (high - low) / 2 == pytest.approx(float(std or 0), abs=5e-5), label
+    assert [b[1] for b in beauty] == pytest.approx([0.062, 0.020, 0.450])
+    assert published(saved_figures["s3rec-beauty_test-hr-10.png"]) == [(0.0605, 0.0), (0.0283, 1.0)]
+    ndcg = bars(saved_figures["s3rec-beauty_test-ndcg-10.png"])
+    assert [b[1] for b in ndcg] == pytest.approx([0.032, 0.010, 0.250])
+    assert published(saved_figures["s3rec-beauty_test-ndcg-10.png"]) == [(0.0318, 0.0)]
+    ((label, length, _, (low, high)),) = bars(saved_figures["ml-100k_test-hr-10.png"])
+    assert label == "ml-100k/mf" and length == pytest.approx(0.075)
+    assert high - low == pytest.approx(2 * statistics.stdev([0.07, 0.08]))
 
 
 def test_leaderboard_markdown_and_plots(tmp_path: Path, records):

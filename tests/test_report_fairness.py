@@ -183,6 +183,35 @@ def test_report_tables_plots_and_gini_check(tmp_path: Path, records, exposures):
     assert bad.startswith("- ⚠") and "**inconsistent**" in bad and "|Δ| = 0.01 > 1e-06" in bad
 
 
+def test_fairness_plots_draw_the_group_means_and_lorenz_curves(tmp_path: Path, records, exposures, saved_figures):
+    """Grouped bars are each experiment's per-group mean over seeds (NaN: no bar); the Lorenz lines are
+    the curves of the exposure files."""
+    import torch
+
+    from recframe.metrics.exposure import lorenz_curve
+
+    build_fairness_report(records, tmp_path / "out", generated="2025-03-09")
+    (ax,) = saved_figures["ml-1m_fair_gender.png"].axes
+    drawn = {c.get_label(): [bar.get_height() for bar in c] for c in ax.containers}
+    assert set(drawn) == {"ml-1m/sasrec", "ml-1m/gru4rec", "ml-1m/pop"}
+    for name, heights in drawn.items():
+        runs = [r["metrics"] for r in records if r["experiment"] == name]
+        expected = [np.mean([m[f"test/fair/ndcg@10/gender={g}"] for m in runs]) for g in ("F", "M")]
+        assert heights == pytest.approx(expected, nan_ok=True), name
+    assert drawn["ml-1m/sasrec"] == pytest.approx([0.095, 0.115]) and math.isnan(drawn["ml-1m/gru4rec"][0])
+    (ax,) = saved_figures["ml-1m_fair_occupation.png"].axes
+    sasrec = next(c for c in ax.containers if c.get_label() == "ml-1m/sasrec")
+    assert [bar.get_height() for bar in sasrec] == pytest.approx([0.055 + 0.004 * o for o in range(21)])
+
+    (ax,) = saved_figures["ml-1m_lorenz.png"].axes
+    diagonal, *curves = ax.get_lines()
+    assert diagonal.get_xydata().tolist() == [[0, 0], [1, 1]]
+    assert [line.get_label().split(" (")[0] for line in curves] == ["ml-1m/sasrec", "ml-1m/gru4rec", "ml-1m/pop"]
+    for line, name in zip(curves, ["sasrec", "gru4rec", "pop"], strict=True):
+        x, y = lorenz_curve(torch.tensor(exposures[name], dtype=torch.float64))
+        assert np.allclose(line.get_xdata(), x.numpy()) and np.allclose(line.get_ydata(), y.numpy()), name
+
+
 def test_groups_in_natural_order_and_exposure_file(tmp_path: Path, records, exposures):
     groups = group_runs(records, {})["ml-1m"]
     attrs = attributes(groups)
