@@ -256,6 +256,31 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_llm_recommend(args: argparse.Namespace) -> int:
+    """``python -m recframe llm-recommend`` (see ``--help``)."""
+    from rich.progress import track
+
+    from recframe.conversation.llm_recommender import evaluate_llm_recommender
+
+    summary, path = evaluate_llm_recommender(
+        args.target,
+        args.llm,
+        variant=args.variant,
+        limit=args.limit,
+        seed=args.seed,
+        overrides=args.overrides,
+        progress=lambda xs: track(xs, description="asking the LLM", console=err_console),
+    )
+    console.print(
+        f"LLM-as-recommender ({summary['llm']}, {summary['turns']:,} turns, {summary['targets']:,} targets): "
+        f"recall@1 {summary['recall@1']:.4f}, recall@10 {summary['recall@10']:.4f}; titles matched "
+        f"{summary['titles_matched']:,}, unmatched {summary['titles_unmatched']:,}"
+    )
+    if path is not None:
+        console.print(f"wrote {path}")
+    return 0
+
+
 def cmd_sentiment(args: argparse.Namespace) -> int:
     """``python -m recframe sentiment`` (see ``--help``)."""
     from recframe.conversation.sentiment import sentiment_report
@@ -466,6 +491,15 @@ def parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     sim.set_defaults(func=cmd_simulate)
+
+    lrec = sub.add_parser("llm-recommend", help="the LLM-as-recommender baseline on a run's test turns (R@1/10)")
+    lrec.add_argument("target", help="a run directory (or checkpoint) of a conversational experiment (its data)")
+    lrec.add_argument("--llm", required=True, help="smollm2, hf:<name or folder>, http://host/v1#model")
+    lrec.add_argument("--variant", default="all", choices=("all", "dedup"), help="targets (default all)")
+    lrec.add_argument("--limit", type=int, help="a random sample of this many test turns")
+    lrec.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
+    lrec.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    lrec.set_defaults(func=cmd_llm_recommend)
 
     sent = sub.add_parser(
         "sentiment", help="train the seeker-sentiment classifier on a conversational dataset and score its test split"

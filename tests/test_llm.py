@@ -125,3 +125,31 @@ def test_smollm2_gguf_loads_offline_and_answers():
     llm = load_llm("smollm2", max_new_tokens=12)
     reply = llm.generate([{"role": "user", "content": "Name one movie about space."}])
     assert reply and reply == llm.generate([{"role": "user", "content": "Name one movie about space."}])
+
+
+def test_llm_recommender_reads_titles_matches_the_catalogue_and_scores_targets():
+    from test_chat import INFO, RAW
+
+    from recframe.conversation.dialogue import SEEKER, Utterance
+    from recframe.conversation.llm_recommender import match, recommend_turn, titles_in
+
+    reply = '1. "Alien" (1979)\n2) Heat - a heist film\n- Airplane!\n\n'
+    assert titles_in(reply) == ["Alien (1979)", "Heat", "Airplane!"]
+    catalogue = Catalogue(RAW, INFO)
+    items, missed = match(["The Matrix", "Alienz", "Alien", "No Such Film Anywhere", "Matrix"], catalogue)
+    assert items == [4, 1] and missed == 1  # "Alienz" -> Alien (nearest), repeats dropped, one unknown
+
+    class Fixed:
+        name = "fixed"
+
+        def __init__(self):
+            self.prompts = []
+
+        def generate(self, messages):
+            self.prompts.append(messages[-1]["content"])
+            return "Heat (1995)\nAirplane!"
+
+    llm = Fixed()
+    got, lost = recommend_turn(llm, catalogue, (Utterance(SEEKER, "I loved @11", ("11",)),))
+    assert got == [3, 5] and lost == 0
+    assert "Seeker: I loved Alien (1979)" in llm.prompts[0]  # the context reaches the LLM with titles rendered

@@ -272,6 +272,27 @@ def simulate(
     return summary, outcomes
 
 
+def turns_to_play(
+    conv: Conversation, variant: str, limit: int | None = None, seed: int = 0
+) -> list[tuple[tuple[Utterance, ...], list[str]]]:
+    """``(context, raw targets)`` of the test turns of ``conv``'s dataset (a seeded sample of ``limit``)."""
+    from recframe.conversation.turns import recommendation_turns
+    from recframe.data import DATASETS
+
+    settings = dict(conv.config["dataset"])
+    dialogues = DATASETS.get(settings.pop("name"))(**settings)
+    played = [
+        (turn.context, list(turn.events(variant)))
+        for dialogue in dialogues.dialogues["test"]
+        for turn in recommendation_turns(dialogue)
+        if turn.events(variant)
+    ]
+    if limit is not None and limit < len(played):
+        chosen = np.random.default_rng(seed).choice(len(played), limit, replace=False)
+        played = [played[k] for k in sorted(chosen)]
+    return played
+
+
 def simulate_run(
     target: str,
     *,
@@ -296,8 +317,7 @@ def simulate_run(
     ``sim/<mode>[-model-only]/<variant>/...``
     in ``metrics.json``).
     """
-    from recframe.conversation.turns import VARIANTS, recommendation_turns
-    from recframe.data import DATASETS
+    from recframe.conversation.turns import VARIANTS
     from recframe.runs import Run, git_commit, write_json
 
     if variant not in VARIANTS:
@@ -307,17 +327,7 @@ def simulate_run(
     conv = Conversation.load(
         target, overrides, k=LIST_SIZE, mask_mentioned=variant == "dedup", attribute_rules=attribute_rules
     )
-    settings = dict(conv.config["dataset"])
-    dialogues = DATASETS.get(settings.pop("name"))(**settings)
-    played = [
-        (turn.context, list(turn.events(variant)))
-        for dialogue in dialogues.dialogues["test"]
-        for turn in recommendation_turns(dialogue)
-        if turn.events(variant)
-    ]
-    if limit is not None and limit < len(played):
-        chosen = np.random.default_rng(seed).choice(len(played), limit, replace=False)
-        played = [played[k] for k in sorted(chosen)]
+    played = turns_to_play(conv, variant, limit, seed)
     backend = None
     if llm is not None:
         from recframe.conversation.llm import load_llm
