@@ -32,6 +32,9 @@ def rows(runs: list[Path]) -> list[dict]:
         for path in sorted(run.glob("simulation-*.json")):
             summary = json.loads(path.read_text())
             out.append({"dataset": dataset, "run": run.name, "file": path.name, **summary})
+        for path in sorted(run.glob("llm-recommender-*.json")):
+            summary = json.loads(path.read_text())
+            out.append({"dataset": dataset, "run": run.name, "file": path.name, "kind": "llm-recommender", **summary})
     return out
 
 
@@ -62,7 +65,7 @@ def main() -> None:
             name, r1, r10 = FREE_MODE_BEST[dataset]
             lines.append(f"| {name} (published, best in iEvaLM) | {fmt(r1)} | {fmt(r10)} | – | | | |")
         for r in found:
-            if r["dataset"] != dataset:
+            if r["dataset"] != dataset or r.get("kind") == "llm-recommender":
                 continue
             rules = "" if r.get("attribute_rules", True) else ", model only"
             mode = "attribute" if r.get("mode", "attribute") == "attribute" else f"free, {r.get('llm')} seeker"
@@ -72,9 +75,18 @@ def main() -> None:
                 f"| {label} | {fmt(r['recall@1'])} | {fmt(r['recall@10'])} | {fmt(r['recall@50'])} | "
                 f"{fmt(r['success'])} | {r['mean_rounds']:.2f} | {r['conversations']:,} |"
             )
+        llm_rows = [r for r in found if r["dataset"] == dataset and r.get("kind") == "llm-recommender"]
+        if llm_rows:
+            lines += ["", "LLM as the recommender (zero-shot, offline turns, no simulation):", ""]
+            lines += ["| LLM | R@1 | R@10 | turns | titles matched / unmatched |", "|---|---:|---:|---:|---:|"]
+            for r in llm_rows:
+                lines.append(
+                    f"| {r['llm']} ({r['variant']}, sample of {r['limit'] or 'all'}) | {fmt(r['recall@1'])} | "
+                    f"{fmt(r['recall@10'])} | {r['turns']:,} | {r['titles_matched']:,} / {r['titles_unmatched']:,} |"
+                )
         lines.append("")
         for r in found:
-            if r["dataset"] == dataset:
+            if r["dataset"] == dataset and r.get("kind") != "llm-recommender":
                 by_round = ", ".join(f"{v:.3f}" for v in r["success_by_round"])
                 commit = str((r.get("git") or {}).get("commit"))[:8]
                 lines.append(
