@@ -34,6 +34,7 @@ test: install
 # The site: CLI page regenerated from the parser, then Sphinx with warnings as errors, offline.
 docs: install
 	$(PY) docs/gen_cli.py
+	$(PY) docs/gen_models.py
 	$(PY) -m sphinx -W --keep-going -n -q -c docs . _site
 	@echo "site: _site/docs/index.html (serve: $(PY) -m http.server -d _site 8000)"
 

@@ -22,6 +22,12 @@ def test_cli_reference_matches_the_parser():
     assert done.returncode == 0, done.stderr
 
 
+def test_models_page_matches_the_registries():
+    command = [sys.executable, str(ROOT / "docs" / "gen_models.py"), "--check"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_remote_asset_pattern_catches_what_it_should():
     assert REMOTE_ASSET.search('<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=x">')
     assert REMOTE_ASSET.search('<script src="//cdn.example.org/x.js"></script>')
