@@ -40,9 +40,9 @@ def main() -> None:
 
     import torch
 
-    from recframe import engine
     from recframe.backbones.contract import catalogue_scores
-    from recframe.config import load_config
+    from recframe.experiments.config import load_config
+    from recframe.training import engine
 
     cfg = load_config(args.experiment)
     data = engine.build_data(cfg)

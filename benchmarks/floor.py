@@ -19,9 +19,9 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from recframe import engine
-from recframe.config import load_config
+from recframe.experiments.config import load_config
 from recframe.metrics import mask_items
+from recframe.training import engine
 
 # Accuracy metrics only (what RecBole and the bare floor compute): fairness and exposure off.
 ACCURACY_ONLY = ("metrics.user_groups=[]", "metrics.item_groups=null", "metrics.exposure=false", "metrics.beyond=false")

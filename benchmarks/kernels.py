@@ -68,8 +68,8 @@ def softmax_ce(positions: int = 3_000, items: int = 12_101, dim: int = 64) -> di
 
 
 def unseen_sampling() -> dict[str, float] | None:
-    from recframe import engine
-    from recframe.config import load_config
+    from recframe.experiments.config import load_config
+    from recframe.training import engine
 
     try:
         data = engine.build_data(cfg := load_config("ml-100k/mf", ["logger.name=none"]))

@@ -54,25 +54,25 @@ MUTANTS: dict[str, tuple[str, str, str, list[str]]] = {
         ["tests/test_ddp.py"],
     ),
     "SIGINT stops at the epoch end instead of mid-epoch": (
-        "recframe/callbacks.py",
+        "recframe/training/callbacks.py",
         "        if self.requested is not None and not self.saved:\n",
         "        if self.requested is not None and not self.saved and trainer.is_last_batch:\n",
         ["tests/test_reliability.py::test_sigint_saves_a_resumable_checkpoint_mid_epoch"],
     ),
     "leaderboard bars drawn in sorted order, not the table's": (
-        "recframe/report.py",
+        "recframe/reporting/report.py",
         "ax.barh(y, means, xerr=stds,",
         "ax.barh(y, sorted(means), xerr=stds,",
         ["tests/test_report.py::test_leaderboard_plots_draw_the_table"],
     ),
     "fairness bars of one experiment drawn against the wrong groups": (
-        "recframe/report_fairness.py",
+        "recframe/reporting/report_fairness.py",
         "heights = [math.nan if m is None else m for m in row]",
         "heights = [math.nan if m is None else m for m in row[::-1]]",
         ["tests/test_report_fairness.py::test_fairness_plots_draw_the_group_means_and_lorenz_curves"],
     ),
     "Lorenz curve drawn with its axes swapped": (
-        "recframe/report_fairness.py",
+        "recframe/reporting/report_fairness.py",
         "ax.plot(x, y, color=colors[i], linewidth=1.8, label=label)",
         "ax.plot(y, x, color=colors[i], linewidth=1.8, label=label)",
         ["tests/test_report_fairness.py::test_fairness_plots_draw_the_group_means_and_lorenz_curves"],
@@ -112,13 +112,13 @@ MUTANTS: dict[str, tuple[str, str, str, list[str]]] = {
     ),
     # the bugs this work found and fixed, put back
     "interpolations across sections left unresolved": (
-        "recframe/config.py",
+        "recframe/experiments/config.py",
         "            OmegaConf.resolve(cfg)\n",
         "            pass\n",
         ["tests/test_config.py::test_interpolations_are_resolved_within_and_across_sections"],
     ),
     "a non-YAML override escapes as yaml's ParserError": (
-        "recframe/config.py",
+        "recframe/experiments/config.py",
         "except (OmegaConfBaseException, yaml.YAMLError) as err:",
         "except OmegaConfBaseException as err:",
         ["tests/test_config.py::test_overrides_delete_nested_keys_and_bad_ones_say_so_on_one_line"],

@@ -53,7 +53,7 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_config.py",
         ],
     ),
-    "config": (["recframe/config.py"], ["tests/test_config.py", "tests/test_bad_input.py"]),
+    "config": (["recframe/experiments/config.py"], ["tests/test_config.py", "tests/test_bad_input.py"]),
     "metrics": (
         ["recframe/metrics/*"],
         [

@@ -236,8 +236,8 @@ def compare_row(
     ``as_shipped`` leaves on the autograd anomaly detection that importing RecBole's models turns on
     (see ``recbole_worker.py``); by default the RecBole worker turns it off.
     """
-    from recframe import engine
-    from recframe.config import load_config
+    from recframe.experiments.config import load_config
+    from recframe.training import engine
 
     cfg = load_config(row.experiment, list(row.overrides))
     data = engine.build_data(cfg)

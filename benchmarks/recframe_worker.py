@@ -23,8 +23,8 @@ import torch
 from floor import ACCURACY_ONLY, EpochTimer, measure, quiet
 from workers import peak_rss_mib
 
-from recframe import engine
-from recframe.config import load_config
+from recframe.experiments.config import load_config
+from recframe.training import engine
 
 
 class CudaSync(pl.Callback):

@@ -190,7 +190,7 @@ def run_floor(suite: Suite, rows: tuple[Row, ...], out: Path, echo=print) -> dic
 
 
 def run_recbole(suite: Suite, rows: tuple[Row, ...], args: argparse.Namespace, echo=print) -> dict[str, Any]:
-    from recframe.config import load_config
+    from recframe.experiments.config import load_config
 
     rows = tuple(Row(r.label, r.experiment, r.model, (*r.overrides, *suite.overrides)) for r in rows)
     for row in rows:  # a bad --same-time-set override fails here, not after RecBole's epochs

@@ -83,9 +83,9 @@ def point(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
     from floor import ACCURACY_ONLY, quiet, timed_fit
 
-    from recframe import engine
-    from recframe.config import load_config
     from recframe.data.datamodule import RecDataModule
+    from recframe.experiments.config import load_config
+    from recframe.training import engine
 
     overrides = [
         *spec["overrides"],

@@ -63,7 +63,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     """``python -m recframe list`` (see ``--help``)."""
     from omegaconf import OmegaConf
 
-    from recframe.config import experiments_dir, find_experiment, list_experiments, read_experiment
+    from recframe.experiments.config import experiments_dir, find_experiment, list_experiments, read_experiment
 
     table = Table(title=f"experiments in {experiments_dir()}")
     for column in ("experiment", "dataset", "backbone", "description"):
@@ -84,7 +84,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """``python -m recframe fit`` (see ``--help``)."""
-    from recframe import fitting
+    from recframe.training import fitting
 
     if args.resume and args.experiment is None:
         experiment, overrides = None, args.overrides
@@ -104,14 +104,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace, stage: str) -> int:
-    from recframe import engine
+    from recframe.training import engine
 
     metrics = engine.evaluate(args.target, stage, args.overrides)
     if os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0":
         return 0  # a DDP rank Lightning started: the metrics are already reduced; rank 0 reports them
     console.print(metrics_table(metrics, stage, f"{stage} metrics of {args.target}"))
     if args.output:
-        from recframe.runs import write_json
+        from recframe.experiments.runs import write_json
 
         write_json(Path(args.output), metrics)
         console.print(f"wrote {args.output}")
@@ -120,7 +120,7 @@ def _cmd_evaluate(args: argparse.Namespace, stage: str) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """``python -m recframe predict`` (see ``--help``)."""
-    from recframe import engine
+    from recframe.training import engine
 
     users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
     n = engine.predict(args.target, args.top_k, Path(args.output), args.overrides, users=users)
@@ -160,7 +160,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_update(args: argparse.Namespace) -> int:
     """``python -m recframe update`` (see ``--help``)."""
-    from recframe.feedback import update
+    from recframe.training.feedback import update
 
     run, record = update(args.target, args.feedback, epochs=args.epochs, overrides=args.overrides, echo=console.print)
     table = Table(title=escape(f"held-out feedback ({record['before']['events']} events): before vs after the update"))
@@ -284,7 +284,7 @@ def cmd_llm_recommend(args: argparse.Namespace) -> int:
 def cmd_sentiment(args: argparse.Namespace) -> int:
     """``python -m recframe sentiment`` (see ``--help``)."""
     from recframe.conversation.sentiment import sentiment_report
-    from recframe.runs import write_json
+    from recframe.experiments.runs import write_json
 
     report = sentiment_report(args.experiment, args.overrides, model=args.model)
     table = Table(title=escape(f"seeker sentiment on the {report['dataset']} test dialogues ({args.model})"))
@@ -304,7 +304,7 @@ def cmd_sentiment(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """``python -m recframe reproduce`` (see ``--help``)."""
-    from recframe.reproduce import format_value, reproduce
+    from recframe.experiments.reproduce import format_value, reproduce
 
     record = reproduce(args.experiment, args.seeds, args.folds, args.overrides, echo=console.print)
     ref = record["reference"]
@@ -328,7 +328,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """``python -m recframe runs`` (see ``--help``)."""
-    from recframe import results
+    from recframe.experiments import results
 
     root = Path(args.root)
     records = results.rescan(root) if args.rescan else results.load(root)
@@ -349,7 +349,7 @@ def _references(experiments: set[str]) -> dict[str, dict]:
     """The ``reference`` section of each experiment that still exists under experiments/."""
     from omegaconf import OmegaConf
 
-    from recframe.config import ConfigError, find_experiment, read_experiment
+    from recframe.experiments.config import ConfigError, find_experiment, read_experiment
 
     out = {}
     for name in sorted(e for e in experiments if e):
@@ -363,7 +363,8 @@ def _references(experiments: set[str]) -> dict[str, dict]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``python -m recframe report`` (see ``--help``)."""
-    from recframe import report, results
+    from recframe.experiments import results
+    from recframe.reporting import report
 
     records = results.load(Path(args.root))
     if not records:
@@ -373,8 +374,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     written = report.build_report(
         records, _references({r.get("experiment") for r in records}), Path(args.output), tuple(args.metric)
     )
-    from recframe.report_fairness import build_fairness_report
-    from recframe.reproduce import REPRODUCTIONS
+    from recframe.experiments.reproduce import REPRODUCTIONS
+    from recframe.reporting.report_fairness import build_fairness_report
 
     summaries_path = Path(args.root) / REPRODUCTIONS
     if summaries_path.is_file():
@@ -393,7 +394,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``python -m recframe compare`` (see ``--help``)."""
-    from recframe import stats
+    from recframe.reporting import stats
 
     a, b = stats.load_per_user(args.run_a), stats.load_per_user(args.run_b)
     rows = [stats.paired_tests(a, b, metric) for metric in args.metric]
@@ -403,7 +404,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def results_label(card: dict) -> str:
     """A run's protocol label for the ``runs`` table, flagged when the ranking is sampled."""
-    from recframe.results import protocol_label
+    from recframe.experiments.results import protocol_label
 
     label = protocol_label(card)
     return f"SAMPLED: {label}" if card["ranking"] != "full" else label
@@ -561,7 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides = [*getattr(args, "overrides", []), *extra]
     if getattr(args, "metric", "absent") is None:
         args.metric = ["test/ndcg@10", "test/hr@10"] if args.command != "compare" else ["ndcg@10", "hr@10"]
-    from recframe.config import ConfigError
+    from recframe.experiments.config import ConfigError
 
     try:
         return args.func(args)

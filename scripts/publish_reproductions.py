@@ -17,11 +17,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from recframe import results
 from recframe.cli import _references
-from recframe.report import build_report, build_reproductions
-from recframe.report_fairness import build_fairness_report
-from recframe.reproduce import reference_rows
+from recframe.experiments import results
+from recframe.experiments.reproduce import reference_rows
+from recframe.reporting.report import build_report, build_reproductions
+from recframe.reporting.report_fairness import build_fairness_report
 
 RECORDS = ("config.yaml", "run.json", "metrics.json", results.EXPOSURE)
 METRICS = ("test/hr@10", "test/ndcg@10")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from recframe import results
+from recframe.experiments import results
 
 STUDIES = {
     "Text and attribute fusion vs ID-only (full ranking, LOO)": (

@@ -36,14 +36,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recframe import runs
-from recframe.config import ConfigError, load_config
 from recframe.data.datamodule import RecDataModule
 from recframe.data.download import Archive, DatasetFiles, RemoteFile, dataset_folder
 from recframe.data.interactions import Interactions
 from recframe.data.movielens import movielens
 from recframe.data.s3rec import s3rec
 from recframe.data.table import csv
+from recframe.experiments import runs
+from recframe.experiments.config import ConfigError, load_config
 
 RATINGS = "user,item,rating,timestamp\n1,10,4.0,100\n1,11,2.5,101\n2,10,5.0,99\n"
 
@@ -410,7 +410,7 @@ def test_movielens_never_loads_a_corrupt_cached_file(real_data, tmp_path, online
 
 
 def full_disk(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
-    """Make ``recframe.runs``' own ``os`` fail with ENOSPC at ``where`` (write, flush or fsync), half-way in."""
+    """Make ``recframe.experiments.runs``' own ``os`` fail with ENOSPC at ``where`` (write, flush or fsync)."""
     shim = types.ModuleType("os")
     shim.__dict__.update(vars(os))
 

@@ -45,7 +45,7 @@ def test_fit_slope(bench) -> None:
 
 
 def test_recbole_config_translates_each_experiment(bench, tmp_path: Path) -> None:
-    from recframe.config import load_config
+    from recframe.experiments.config import load_config
 
     side = bench("recbole_side")
     kw = {"epochs": 3, "data_path": tmp_path, "checkpoint_dir": tmp_path, "gpu": False}
@@ -198,7 +198,7 @@ def test_a_bad_same_time_override_fails_before_recbole_is_set_up(bench, monkeypa
     """``--same-time-set`` keys are validated against each row's config before any work starts."""
     import argparse
 
-    from recframe.config import ConfigError
+    from recframe.experiments.config import ConfigError
 
     run = bench("run")
 

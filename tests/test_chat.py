@@ -196,7 +196,7 @@ def test_a_catalogue_without_titles_is_refused():
 
 @pytest.fixture(scope="module")
 def dialogue_run(tmp_path_factory) -> Path:
-    from recframe.fitting import fit
+    from recframe.training.fitting import fit
 
     root = tmp_path_factory.mktemp("chat-runs")
     overrides = [

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 from conftest import wandb_summary
 
-from recframe import cli, engine
+from recframe import cli
+from recframe.training import engine
 
 pytestmark = pytest.mark.slow
 TINY = ["dataset.n_users=150", "dataset.n_items=60", "trainer.max_epochs=2", "data.eval_batch_size=64"]

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from recframe import engine
+from recframe.training import engine
 
 SMALL = ["dataset.n_users=120", "dataset.n_items=50", "logger.name=none", "trainer.enable_progress_bar=false"]
 
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory) -> Path:
-    from recframe.fitting import fit
+    from recframe.training.fitting import fit
 
     root = tmp_path_factory.mktemp("cli-runs")
     run, _ = fit("default", [*SMALL, "trainer.max_epochs=1", f"run.dir={root}"], echo=lambda *a, **k: None)

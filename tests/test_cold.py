@@ -11,12 +11,12 @@ import pytest
 import torch
 from conftest import wandb_summary
 
-from recframe import engine
-from recframe.config import load_config
 from recframe.data.datamodule import DataSpec, RecDataModule
 from recframe.data.synthetic import synthetic
+from recframe.experiments.config import load_config
 from recframe.losses import softmax_ce
 from recframe.metrics.suite import EvaluationMetrics
+from recframe.training import engine
 
 SMALL_WORLD = {"n_users": 150, "n_items": 60, "min_length": 5, "max_length": 15}
 TINY = [f"dataset.{k}={v}" for k, v in SMALL_WORLD.items()] + ["data.eval_batch_size=64"]
@@ -131,7 +131,7 @@ def test_slices_with_no_users_report_a_zero_count_only():
 
 @pytest.mark.slow
 def test_fit_reports_cold_and_warm_metrics_in_metrics_json_and_wandb(tmp_path, tiny_bert, data_env, monkeypatch):
-    from recframe.fitting import fit
+    from recframe.training.fitting import fit
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     items = (

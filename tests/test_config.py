@@ -6,9 +6,16 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from recframe import engine
-from recframe.config import ConfigError, find_experiment, list_experiments, load_config, read_experiment, validate
 from recframe.data import CONVERSATIONAL
+from recframe.experiments.config import (
+    ConfigError,
+    find_experiment,
+    list_experiments,
+    load_config,
+    read_experiment,
+    validate,
+)
+from recframe.training import engine
 
 TINY_DATA = {"name": "synthetic", "n_users": 40, "n_items": 30, "min_length": 5, "max_length": 12}
 TINY_DIALOGUES = {"name": "synthetic_dialogues", "n_train": 30, "n_test": 10, "n_items": 12}
@@ -145,7 +152,7 @@ def test_required_loader_argument_is_reported_missing():
 
 
 def test_a_name_parameter_clashes_with_the_registry_key():
-    from recframe.config import schema_of
+    from recframe.experiments.config import schema_of
 
     def loader(name: str = "a") -> None: ...
 
@@ -158,7 +165,7 @@ def test_constructor_hints_become_the_types_omegaconf_checks():
     import typing
     from typing import Any
 
-    from recframe.config import _omegaconf_type
+    from recframe.experiments.config import _omegaconf_type
 
     expected = {
         int: int,
@@ -178,7 +185,7 @@ def test_constructor_hints_become_the_types_omegaconf_checks():
 
 
 def test_overrides_delete_nested_keys_and_bad_ones_say_so_on_one_line():
-    from recframe.config import apply_overrides
+    from recframe.experiments.config import apply_overrides
 
     cfg = OmegaConf.create({"a": {"b": {"c": 1, "d": 2}, "e": 3}, "f": 4})
     assert OmegaConf.to_container(apply_overrides(cfg, ["~a.b.c", "~f", "a.e=5"])) == {"a": {"b": {"d": 2}, "e": 5}}
@@ -193,7 +200,7 @@ def test_overrides_delete_nested_keys_and_bad_ones_say_so_on_one_line():
 
 
 def test_experiments_from_the_environment_folder_by_path_and_extends_with_suffix(tmp_path, monkeypatch):
-    from recframe.config import experiments_dir
+    from recframe.experiments.config import experiments_dir
 
     (tmp_path / "_base.yaml").write_text("backbone:\n  name: mf\n  dim: 8\n")
     (tmp_path / "mine.yaml").write_text("extends: _base.yaml\nbackbone:\n  dim: 4\n")
@@ -214,7 +221,7 @@ def test_interpolations_are_resolved_within_and_across_sections():
     over = ["module.weight_decay=0.25", "module.lr=${.weight_decay}", "data.max_len=${backbone.dim}"]
     cfg = load_config("default", ["logger.name=none", *over])
     assert cfg["module"]["lr"] == 0.25 and cfg["data"]["max_len"] == cfg["backbone"]["dim"] == 64
-    from recframe.config import apply_overrides
+    from recframe.experiments.config import apply_overrides
 
     raw = apply_overrides(read_experiment(find_experiment("default")), over)
     validate(raw)

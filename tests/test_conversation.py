@@ -503,8 +503,8 @@ def test_dialogue_state_updates_utterance_by_utterance():
 
 
 def test_evaluate_conversation_refuses_a_non_conversational_experiment_before_training(tmp_path):
-    from recframe.config import ConfigError
     from recframe.conversation.evaluate import evaluate_conversation
+    from recframe.experiments.config import ConfigError
 
     with pytest.raises(ConfigError, match="not a conversational experiment"):
         evaluate_conversation("default", [f"run.dir={tmp_path}"], echo=lambda *a, **k: None)

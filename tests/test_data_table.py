@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from recframe.config import load_config
 from recframe.data import DATASETS
 from recframe.data.table import csv
-from recframe.engine import build_data
+from recframe.experiments.config import load_config
+from recframe.training.engine import build_data
 
 
 def test_registered():

@@ -16,8 +16,8 @@ SCRIPT = """
 import json, sys
 import lightning.pytorch as pl
 import torch
-from recframe import engine
-from recframe.config import load_config
+from recframe.training import engine
+from recframe.experiments.config import load_config
 
 out = sys.argv[1]
 overrides = ["dataset.n_users=151", "dataset.n_items=40", "data.batch_size=16", "backbone.dim=8",

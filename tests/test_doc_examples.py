@@ -61,7 +61,7 @@ def test_the_pages_hold_commands():
 @pytest.mark.parametrize(("where", "argv"), COMMANDS, ids=[f"{w} {' '.join(a)[:40]}" for w, a in COMMANDS])
 def test_documented_command_parses_and_its_experiment_loads(where, argv):
     from recframe.cli import parser
-    from recframe.config import load_config
+    from recframe.experiments.config import load_config
 
     try:
         args, extra = parser().parse_known_args(argv)
@@ -79,7 +79,7 @@ def test_documented_command_parses_and_its_experiment_loads(where, argv):
 
 @pytest.fixture(scope="module")
 def dialogue_run(tmp_path_factory) -> Path:
-    from recframe.fitting import fit
+    from recframe.training.fitting import fit
 
     overrides = ["dataset.name=synthetic_dialogues", "~dataset.train", "trainer.max_epochs=1",
                  f"run.dir={tmp_path_factory.mktemp('doc-runs')}", "trainer.enable_progress_bar=false",

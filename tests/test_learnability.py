@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from recframe import engine
-from recframe.config import load_config
+from recframe.experiments.config import load_config
+from recframe.training import engine
 
 pytestmark = pytest.mark.slow
 

@@ -131,8 +131,8 @@ def test_losses_are_finite_and_differentiable(name, case):
 def test_unseen_negatives_avoid_the_users_training_items(sync_free, pair_table):
     import numpy as np
 
-    from recframe import engine
-    from recframe.config import load_config
+    from recframe.experiments.config import load_config
+    from recframe.training import engine
 
     cfg = load_config("default", ["dataset.n_users=30", "dataset.n_items=60", "loss.name=bpr", "logger.name=none"])
     data = engine.build_data(cfg)

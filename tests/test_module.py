@@ -9,8 +9,8 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from recframe import engine
-from recframe.config import load_config
+from recframe.experiments.config import load_config
+from recframe.training import engine
 
 WORLD = [
     "logger.name=none",

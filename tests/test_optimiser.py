@@ -9,8 +9,8 @@ import pytest
 import torch
 from lightning.pytorch.loggers import CSVLogger
 
-from recframe import engine
-from recframe.config import load_config
+from recframe.experiments.config import load_config
+from recframe.training import engine
 
 TINY = ["dataset.n_users=60", "dataset.n_items=40", "loss.name=bpr", "logger.name=none", "data.batch_size=16"]
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from recframe import engine
-from recframe.config import find_experiment, list_experiments, load_config, read_experiment
 from recframe.data.datamodule import RecDataModule
 from recframe.data.histories import Histories
 from recframe.data.negatives import sample_negatives
 from recframe.data.synthetic import synthetic
+from recframe.experiments.config import find_experiment, list_experiments, load_config, read_experiment
+from recframe.training import engine
 
 
 @pytest.mark.parametrize("weights", [None, "popularity"])
@@ -101,7 +101,7 @@ def test_fingerprint_check_skips_a_missing_dataset_instead_of_downloading(tmp_pa
 
 @pytest.mark.slow
 def test_reproduce_end_to_end_records_a_comparison(tmp_path):
-    from recframe.reproduce import REPRODUCTIONS, reproduce
+    from recframe.experiments.reproduce import REPRODUCTIONS, reproduce
 
     overrides = ["dataset.n_users=120", "dataset.n_items=40", "trainer.max_epochs=1", "logger.name=none"]
     overrides += [f"run.dir={tmp_path}", "trainer.enable_progress_bar=false"]

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from recframe import engine
 from recframe.backbones.mf import MF
-from recframe.config import validate
 from recframe.data import interactions as ix
 from recframe.data.datamodule import DataSpec, RecDataModule
 from recframe.data.splits import SPLITS, TEST, VALID
+from recframe.experiments.config import validate
 from recframe.losses import mse
+from recframe.training import engine
 
 
 def rated_log(n_users=40, n_items=25, per_user=12, seed=0) -> ix.Interactions:
@@ -100,7 +100,7 @@ def test_rating_protocol_end_to_end_reports_the_rmse_of_its_predictions():
 
 
 def test_rating_feedback_needs_a_rating_loss_and_a_non_sequential_backbone():
-    from recframe.config import ConfigError, load_config
+    from recframe.experiments.config import ConfigError, load_config
 
     with pytest.raises(ValueError, match="non-sequential"):
         RecDataModule(rated_log(), sequential=True, feedback="rating", split="kfold")

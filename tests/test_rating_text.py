@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from recframe import engine
-from recframe.config import ConfigError, load_config
 from recframe.data.datamodule import DataSpec, RecDataModule
 from recframe.data.synthetic import synthetic
+from recframe.experiments.config import ConfigError, load_config
 from recframe.metrics.rating import RatingMetrics
+from recframe.training import engine
 
 RATED = ["dataset.rated=true", "dataset.n_users=60", "dataset.n_items=40", "dataset.max_length=15"]
 SPLIT = ["data.feedback=rating", "data.split=kfold", "data.split_args={folds: 5, fold: 0, seed: 0, val_ratio: 0.1}"]

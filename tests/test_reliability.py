@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 import torch
 
-from recframe import engine, fitting
-from recframe.config import load_config
+from recframe.experiments.config import load_config
+from recframe.training import engine, fitting
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

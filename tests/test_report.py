@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from conftest import assert_real_pngs
 
-from recframe import results
-from recframe.report import build_report, group_runs, metric_title, slug
+from recframe.experiments import results
+from recframe.reporting.report import build_report, group_runs, metric_title, slug
 
 BEAUTY = {"users": 22363, "items": 12101, "interactions": 198502}
 ML = {"users": 943, "items": 1682, "interactions": 100000}

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from conftest import assert_real_pngs
 
-from recframe import results
-from recframe.report import group_runs
-from recframe.report_fairness import attributes, build_fairness_report, read_exposure
+from recframe.experiments import results
+from recframe.reporting.report import group_runs
+from recframe.reporting.report_fairness import attributes, build_fairness_report, read_exposure
 
 NAN = math.nan
 OCCUPATIONS = [str(o) for o in range(21)]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from recframe import results
+from recframe.experiments import results
 
 
 @pytest.fixture(autouse=True)
@@ -134,8 +134,8 @@ def test_runs_table():
 
 
 def test_config_hash_ignores_speed_settings_but_not_the_computation():
-    from recframe.config import load_config
-    from recframe.results import config_hash
+    from recframe.experiments.config import load_config
+    from recframe.experiments.results import config_hash
 
     base = config_hash(load_config("default", ["loss.name=ce"]))
     for same in ("module.fused_optimizer=false", "loss.block=64", "data.eval_batch_size=3", "run.seed=7"):

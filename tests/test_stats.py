@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from recframe import results
-from recframe.stats import PairedResult, format_paired, load_per_user, paired_table, paired_tests
+from recframe.experiments import results
+from recframe.reporting.stats import PairedResult, format_paired, load_per_user, paired_table, paired_tests
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,8 @@ import torch
 from conftest import TINY_WORDS
 
 from recframe.backbones import BACKBONES
-from recframe.config import ConfigError
 from recframe.data.datamodule import DataSpec
+from recframe.experiments.config import ConfigError
 from recframe.text import cache as text_cache
 from recframe.text import encoder as text_encoder
 from recframe.text.encoder import TextEncoder

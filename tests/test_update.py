@@ -9,14 +9,14 @@ import pytest
 import torch
 
 from recframe.data.synthetic import synthetic
-from recframe.feedback import read_feedback, with_feedback
+from recframe.training.feedback import read_feedback, with_feedback
 
 SMALL = ["dataset.n_users=150", "dataset.n_items=40", "trainer.enable_progress_bar=false", "logger.name=none"]
 
 
 @pytest.fixture(scope="module")
 def parent_run(tmp_path_factory) -> Path:
-    from recframe.fitting import fit
+    from recframe.training.fitting import fit
 
     root = tmp_path_factory.mktemp("update-runs")
     run, _ = fit("default", [*SMALL, "trainer.max_epochs=2", f"run.dir={root}"], echo=lambda *a, **k: None)
@@ -74,9 +74,9 @@ def test_a_transcript_becomes_one_new_user_with_likes_and_dislikes(tmp_path):
 
 @pytest.mark.slow
 def test_warm_start_copies_every_known_row_through_the_raw_ids(parent_run, tmp_path):
-    from recframe import engine
-    from recframe.feedback import warm_start
-    from recframe.fitting import saved_config
+    from recframe.training import engine
+    from recframe.training.feedback import warm_start
+    from recframe.training.fitting import saved_config
 
     experiment, cfg = saved_config(parent_run)
     parent_data = engine.build_data(cfg)
@@ -97,7 +97,7 @@ def test_warm_start_copies_every_known_row_through_the_raw_ids(parent_run, tmp_p
 
 @pytest.mark.slow
 def test_update_adds_a_new_item_and_its_recommendations_change(parent_run, tmp_path):
-    from recframe.feedback import update
+    from recframe.training.feedback import update
 
     # 30 new users go from item 1 to a brand-new item 777 (then 2, 3: their validation and test);
     # 10 more end on 1 -> 777, so 777 is their held-out test item: the update has to learn it
@@ -117,7 +117,7 @@ def test_update_adds_a_new_item_and_its_recommendations_change(parent_run, tmp_p
 
 @pytest.mark.slow
 def test_a_malformed_feedback_file_writes_no_run(parent_run, tmp_path):
-    from recframe.feedback import update
+    from recframe.training.feedback import update
 
     root = parent_run.parent
     before = sorted(root.iterdir())
@@ -127,8 +127,8 @@ def test_a_malformed_feedback_file_writes_no_run(parent_run, tmp_path):
 
 
 def test_plain_runs_hash_as_before_the_update_section():
-    from recframe.config import load_config
-    from recframe.results import config_hash
+    from recframe.experiments.config import load_config
+    from recframe.experiments.results import config_hash
 
     cfg = load_config("default")
     without = {k: v for k, v in cfg.items() if k != "update"}

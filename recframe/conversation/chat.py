@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from recframe.conversation.session import Conversation, Recommendation
-from recframe.runs import atomic_write
+from recframe.experiments.runs import atomic_write
 
 HELP = (
     "Tell me what you like or dislike, in your own words (titles, genres, actors, decades, 'no horror').\n"

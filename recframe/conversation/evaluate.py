@@ -1,6 +1,6 @@
 """``evaluate-conversation``: train (if needed) and test a conversational experiment under both variants.
 
-The experiment runs through :func:`recframe.fitting.fit` (a recorded run, W&B, checkpoints), which
+The experiment runs through :func:`recframe.training.fitting.fit` (a recorded run, W&B, checkpoints), which
 tests it under its configured ``data.variant``; the best checkpoint is then tested under the other
 variant too. Both land in the run's ``metrics.json`` as ``test/<variant>/<metric>`` (beside the plain
 ``test/...`` of the configured variant) and in ``conversation.json``, and are printed as one table.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from recframe.conversation.turns import VARIANTS
-from recframe.runs import Run, write_json
+from recframe.experiments.runs import Run, write_json
 
 HEADLINE = ("recall@1", "recall@10", "recall@50", "ndcg@10", "mrr@10", "exposure/coverage@10")
 RESULTS = "conversation.json"
@@ -30,8 +30,8 @@ def evaluate_conversation(
 
     Returns the run and ``{variant: {metric: value}}`` (test metrics, without the ``test/`` prefix).
     """
-    from recframe import engine, fitting
-    from recframe.config import ConfigError, load_config
+    from recframe.experiments.config import ConfigError, load_config
+    from recframe.training import engine, fitting
 
     def conversational(cfg: dict[str, Any]) -> None:
         if "variant" not in cfg["data"]:

@@ -78,7 +78,7 @@ def evaluate_llm_recommender(
     from recframe.conversation.llm import load_llm
     from recframe.conversation.session import Conversation
     from recframe.conversation.simulator import turns_to_play
-    from recframe.runs import Run, git_commit, write_json
+    from recframe.experiments.runs import Run, git_commit, write_json
 
     conv = Conversation.load(target, overrides)
     llm = load_llm(llm_spec, max_new_tokens=120)

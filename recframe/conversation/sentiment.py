@@ -147,8 +147,8 @@ def evaluate_sentiment(
 
 def sentiment_report(experiment: str, overrides: list[str] = (), model: str = "minilm") -> dict[str, Any]:
     """:func:`evaluate_sentiment` on the dataset of a conversational ``experiment`` (train -> test dialogues)."""
-    from recframe.config import ConfigError, load_config
     from recframe.data import CONVERSATIONAL, DATASETS
+    from recframe.experiments.config import ConfigError, load_config
     from recframe.text.items import frozen_vectors
 
     cfg = load_config(experiment, overrides)

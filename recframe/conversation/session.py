@@ -111,7 +111,7 @@ class Conversation:
     @classmethod
     def load(cls, target: str, overrides: Iterable[str] = (), *, k: int = 10, **kwargs: Any) -> Conversation:
         """The model of a run directory or checkpoint (a conversational or any sequential experiment)."""
-        from recframe import engine
+        from recframe.training import engine
 
         path, cfg, data, module = engine._restore(target, list(overrides))
         state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]

@@ -318,7 +318,7 @@ def simulate_run(
     in ``metrics.json``).
     """
     from recframe.conversation.turns import VARIANTS
-    from recframe.runs import Run, git_commit, write_json
+    from recframe.experiments.runs import Run, git_commit, write_json
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {list(VARIANTS)}")

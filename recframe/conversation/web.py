@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from recframe.conversation.session import Conversation, Recommendation
-from recframe.runs import atomic_write
+from recframe.experiments.runs import atomic_write
 
 PAGE = Path(__file__).with_name("web_page.html")
 COOKIE = "recframe_session"

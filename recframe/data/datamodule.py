@@ -232,7 +232,7 @@ class RecDataModule(pl.LightningDataModule):
             *np.unique(self.train_ratings, return_counts=True),
         )
         self._rank, self._world = 0, 1
-        self.skip_train_batches = 0  # set when resuming mid-epoch (recframe.callbacks.ResumeBatches)
+        self.skip_train_batches = 0  # set when resuming mid-epoch (recframe.training.callbacks.ResumeBatches)
         self.predict_users: np.ndarray | None = None  # dense ids to predict for; None = every test user
 
     def _eval_set(self, before: np.ndarray, target_rows: np.ndarray, popularity: np.ndarray, stream: int) -> EvalSet:

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from recframe.config import schema_of, validate_section
 from recframe.data.datamodule import DataSpec
 from recframe.data.interactions import PAD
+from recframe.experiments.config import schema_of, validate_section
 from recframe.text.templates import is_missing, render
 
 FUSIONS = ("sum", "concat", "gated")

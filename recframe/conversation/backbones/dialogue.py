@@ -22,10 +22,10 @@ import torch
 from torch import Tensor, nn
 
 from recframe.backbones.contract import catalogue_scores
-from recframe.config import schema_of, validate_section
 from recframe.conversation.context import event_column, utterance_vectors
 from recframe.data.datamodule import DataSpec
 from recframe.data.interactions import PAD
+from recframe.experiments.config import schema_of, validate_section
 from recframe.text.items import item_table, text_features
 
 DEFAULT_TEXT = {"model": "minilm"}

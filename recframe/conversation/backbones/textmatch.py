@@ -17,9 +17,9 @@ import torch
 from torch import Tensor, nn
 
 from recframe.backbones.contract import catalogue_scores
-from recframe.config import schema_of, validate_section
 from recframe.conversation.context import utterance_vectors
 from recframe.data.datamodule import DataSpec
+from recframe.experiments.config import schema_of, validate_section
 from recframe.text.items import FrozenText, text_features
 
 

@@ -166,7 +166,7 @@ def load(root: Path) -> list[dict[str, Any]]:
 def rescan(root: Path) -> list[dict[str, Any]]:
     """Rebuild ``root/index.jsonl`` from every finished run directory below ``root``."""
     records = [r for p in sorted(root.rglob("run.json")) if (r := summary(p.parent)) is not None]
-    from recframe.runs import atomic_write
+    from recframe.experiments.runs import atomic_write
 
     atomic_write(root / INDEX, "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in records))
     return records

@@ -196,8 +196,8 @@ def file_digest(path: str | Path) -> str:
 
 def parent_weights(module: torch.nn.Module, cfg: dict[str, Any], data: Any) -> list[str]:
     """Warm-start ``module`` from ``cfg['update']['parent']`` (its best checkpoint, its own data's ids)."""
-    from recframe.engine import build_data, resolve_checkpoint
-    from recframe.fitting import saved_config
+    from recframe.training.engine import build_data, resolve_checkpoint
+    from recframe.training.fitting import saved_config
 
     parent = Path(cfg["update"]["parent"])
     _, parent_cfg = saved_config(parent)
@@ -235,10 +235,10 @@ def update(
     target: str, feedback: str, *, epochs: int = 3, overrides: list[str] = (), echo=print
 ) -> tuple[Any, dict[str, Any]]:
     """Fine-tune run ``target`` on ``feedback`` as a new run; returns it and the before/after record."""
-    from recframe.config import ConfigError
     from recframe.data import DATASETS
-    from recframe.engine import build_data, build_module, resolve_checkpoint
-    from recframe.fitting import fit, saved_config
+    from recframe.experiments.config import ConfigError
+    from recframe.training.engine import build_data, build_module, resolve_checkpoint
+    from recframe.training.fitting import fit, saved_config
 
     if epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {epochs}")

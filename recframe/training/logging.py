@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from recframe.config import ConfigError
+from recframe.experiments.config import ConfigError
 
 LOGGERS = ("wandb", "csv", "none")
 

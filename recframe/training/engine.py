@@ -1,7 +1,7 @@
 """Composition: build data, backbone, loss, module and trainer from a resolved config.
 
 :func:`evaluate` and :func:`predict` restore a checkpoint onto these parts; training as a
-recorded run is :func:`recframe.fitting.fit`. Nothing here parses arguments.
+recorded run is :func:`recframe.training.fitting.fit`. Nothing here parses arguments.
 """
 
 from __future__ import annotations
@@ -20,16 +20,16 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProg
 
 from recframe.backbones import BACKBONES
 from recframe.backbones.contract import RatingClassifier
-from recframe.callbacks import BatchSeeder, ResumeBatches
-from recframe.config import ConfigError, apply_overrides, validate
 from recframe.data import DATASETS, datamodule_class
 from recframe.data.datamodule import RecDataModule
+from recframe.experiments.config import ConfigError, apply_overrides, validate
+from recframe.experiments.runs import Run, atomic_write
 from recframe.losses import LOSSES
 from recframe.metrics.like import LikeMetrics
 from recframe.metrics.rating import RatingMetrics
 from recframe.metrics.suite import EvaluationMetrics
 from recframe.module import RecModule
-from recframe.runs import Run, atomic_write
+from recframe.training.callbacks import BatchSeeder, ResumeBatches
 
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=".*litlogger.*")
@@ -52,7 +52,7 @@ def build_data(cfg: dict[str, Any]) -> RecDataModule:
     feedback = cfg.get("update", {}).get("feedback")
     if feedback:
         from recframe.data.interactions import Interactions
-        from recframe.feedback import with_feedback
+        from recframe.training.feedback import with_feedback
 
         if not isinstance(log, Interactions):
             raise ConfigError(f"update.feedback folds interactions into an interaction dataset; {name!r} is not one")

@@ -54,7 +54,7 @@ def read_json(path: Path) -> Any:
 
 def git_commit(cwd: Path | None = None) -> dict[str, Any]:
     """The current commit and whether the tree has uncommitted changes (None outside a repository)."""
-    cwd = cwd or Path(__file__).resolve().parents[1]
+    cwd = cwd or Path(__file__).resolve().parents[2]
 
     def git(*args: str) -> str | None:
         try:

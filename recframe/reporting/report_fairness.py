@@ -3,7 +3,7 @@
 Reads the ``test/fair/...``, ``test/exposure/...`` and ``test/beyond/...`` keys that
 :class:`~recframe.metrics.suite.EvaluationMetrics` logs when an experiment's ``metrics`` section asks
 for them, and each run directory's ``test_exposure.csv.gz`` (how often each item was in a test top-k
-list). Runs are grouped as in the leaderboard (:func:`recframe.report.group_runs`): per dataset, then
+list). Runs are grouped as in the leaderboard (:func:`recframe.reporting.report.group_runs`): per dataset, then
 per experiment and config hash; every number is the mean over seeds, and a NaN in any seed (a gap
 with fewer than two non-empty groups, RSP with an empty item group) stays NaN rather than becoming 0.
 
@@ -22,8 +22,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from recframe.report import SAMPLED, Group, group_runs, metric_title, slug
-from recframe.results import EXPOSURE
+from recframe.experiments.results import EXPOSURE
+from recframe.reporting.report import SAMPLED, Group, group_runs, metric_title, slug
 
 PREFIXES = ("test/fair/", "test/exposure/", "test/beyond/")
 GINI_TOLERANCE = 1e-6
@@ -249,7 +249,7 @@ def build_fairness_report(
     """Write ``output/fairness.md``, ``output/<dataset>_fair_<attr>.png`` and ``output/<dataset>_lorenz.png``.
 
     Args:
-        records: results-index records (:func:`recframe.results.load`); runs without fairness,
+        records: results-index records (:func:`recframe.experiments.results.load`); runs without fairness,
             exposure or beyond-accuracy metrics are left out.
         output: folder to write into (created if needed; files of the same names are overwritten).
         metric: the accuracy metric broken down by user group, ``ndcg@10`` or ``test/ndcg@10``.

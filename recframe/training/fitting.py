@@ -4,7 +4,7 @@ A run directory is created once, by the main process; Lightning's DDP launcher r
 command for the other ranks, which find the directory through ``RECFRAME_RUN_DIR`` and write no
 records. ``--resume`` continues a run from ``checkpoints/last.ckpt`` (written at every epoch end and
 on SIGINT/SIGTERM) and, with the same config and seed, ends with the metrics an uninterrupted run
-would have reached (see :mod:`recframe.callbacks`).
+would have reached (see :mod:`recframe.training.callbacks`).
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ import lightning.pytorch as pl
 import pandas as pd
 import torch
 
-from recframe import results
-from recframe.callbacks import GracefulStop, TrainingStopped
-from recframe.config import ConfigError, load_config, to_yaml, validate
 from recframe.data.datamodule import RecDataModule
-from recframe.engine import _float_metrics, build_data, build_module, build_trainer
-from recframe.logging import build_logger, finish
+from recframe.experiments import results
+from recframe.experiments.config import ConfigError, load_config, to_yaml, validate
+from recframe.experiments.runs import Run, now
 from recframe.metrics import ranking_metrics
 from recframe.module import RecModule
-from recframe.runs import Run, now
 from recframe.text.items import item_reports
+from recframe.training.callbacks import GracefulStop, TrainingStopped
+from recframe.training.engine import _float_metrics, build_data, build_module, build_trainer
+from recframe.training.logging import build_logger, finish
 
 RUN_DIR_ENV = "RECFRAME_RUN_DIR"
 LAST = "last.ckpt"
@@ -166,7 +166,7 @@ def fit(
     try:
         module = build_module(cfg, data, name)
         if cfg["update"]["parent"] and resume is None:
-            from recframe.feedback import parent_weights
+            from recframe.training.feedback import parent_weights
 
             lines = parent_weights(module, cfg, data)
             for line in lines:
@@ -238,6 +238,6 @@ def fit(
 def _as_omegaconf(cfg: dict[str, Any], overrides: list[str]):
     from omegaconf import OmegaConf
 
-    from recframe.config import apply_overrides
+    from recframe.experiments.config import apply_overrides
 
     return apply_overrides(OmegaConf.create(cfg), overrides)

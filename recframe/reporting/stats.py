@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recframe.results import PER_USER
+from recframe.experiments.results import PER_USER
 
 if TYPE_CHECKING:
     import pandas as pd

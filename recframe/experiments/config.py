@@ -69,7 +69,7 @@ class UpdateSettings:
     """The ``update`` section (set by ``python -m recframe update``): a parent run and the feedback it folds in.
 
     ``feedback`` (a CSV or chat transcript) is appended to the dataset before the split; ``parent``
-    (a run directory) warm-starts the model (:mod:`recframe.feedback`). Both empty: a plain run.
+    (a run directory) warm-starts the model (:mod:`recframe.training.feedback`). Both empty: a plain run.
     """
 
     parent: str | None = None
@@ -82,7 +82,7 @@ class ReferenceSettings:
 
     ``metrics`` maps recframe metric keys (``test/hr@10``) to the published values; a result is
     within tolerance when it reaches the published value up to ``tolerance`` (relative); beating
-    it never fails (:func:`recframe.results.meets_reference`).
+    it never fails (:func:`recframe.experiments.results.meets_reference`).
     """
 
     paper: str = ""
@@ -101,7 +101,7 @@ def experiments_dir() -> Path:
     if env:
         return Path(env)
     local = Path.cwd() / "experiments"
-    return local if local.is_dir() else Path(__file__).resolve().parents[1] / "experiments"
+    return local if local.is_dir() else Path(__file__).resolve().parents[2] / "experiments"
 
 
 def list_experiments(root: Path | None = None) -> list[str]:

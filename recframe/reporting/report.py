@@ -5,8 +5,8 @@ runs that share both are repetitions of one configuration over seeds, summarised
 standard deviation. Each group is set against its experiment's published numbers (the YAML's
 ``reference`` section) with the relative difference ``Δ = (ours - published) / published`` and
 whether ours reaches the published value within the tolerance (one-sided, see
-``recframe.results.meets_reference``). Runs on a sampled protocol are marked ``⚠`` in every row, title and plot:
-their numbers are not comparable with full-ranking ones.
+``recframe.experiments.results.meets_reference``). Runs on a sampled protocol are marked ``⚠`` in
+every row, title and plot: their numbers are not comparable with full-ranking ones.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recframe.config import ReferenceSettings
-from recframe.results import meets_reference, protocol_label
+from recframe.experiments.config import ReferenceSettings
+from recframe.experiments.results import meets_reference, protocol_label
 
 SAMPLED = "⚠"
 
@@ -220,7 +220,7 @@ def build_report(
     """Write ``output/leaderboard.md`` and ``output/<dataset>_<metric>.png``; return the written paths.
 
     Args:
-        records: results-index records (:func:`recframe.results.load`).
+        records: results-index records (:func:`recframe.experiments.results.load`).
         references: experiment name -> its ``reference`` section (missing or empty: no published values).
         output: folder to write into (created if needed; files of the same names are overwritten).
         metrics: metric keys to report; the table is sorted by the first, best first.
@@ -296,7 +296,7 @@ def build_report(
 def build_reproductions(summaries: list[dict[str, Any]], output: Path, generated: str | None = None) -> Path:
     """``reproductions.md``: one table per ``reproduce`` record — metric, published, ours, Δ%, ok.
 
-    ``summaries`` are the lines of ``reproductions.jsonl`` (see :mod:`recframe.reproduce`); the
+    ``summaries`` are the lines of ``reproductions.jsonl`` (see :mod:`recframe.experiments.reproduce`); the
     latest record of each experiment is shown.
     """
     latest: dict[str, dict[str, Any]] = {}

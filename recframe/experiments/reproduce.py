@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from recframe import results
-from recframe.config import load_config
+from recframe.experiments import results
+from recframe.experiments.config import load_config
 
 REPRODUCTIONS = "reproductions.jsonl"
 
@@ -37,7 +37,7 @@ class Row:
 def compare(reference: dict[str, Any], runs: list[dict[str, float]], extra: tuple[str, ...] = ()) -> list[Row]:
     """Rows for every published metric (and ``extra`` keys) over the runs' metric dicts.
 
-    "Within tolerance" is :func:`recframe.results.meets_reference` (one-sided: beating the paper
+    "Within tolerance" is :func:`recframe.experiments.results.meets_reference` (one-sided: beating the paper
     is never a failure).
     """
     published = reference.get("metrics") or {}
@@ -65,7 +65,7 @@ def reproduce(
 
     Returns the reproduction record, also appended to ``<run.dir>/reproductions.jsonl``.
     """
-    from recframe import fitting
+    from recframe.training import fitting
 
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")

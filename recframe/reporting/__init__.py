@@ -1,0 +1,1 @@
+"""Reports from recorded runs: leaderboards, the fairness report, paired significance tests."""

@@ -1,0 +1,1 @@
+"""Training and evaluation as recorded runs: composition, ``fit``, callbacks, loggers, feedback updates."""
