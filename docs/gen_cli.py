@@ -41,16 +41,9 @@ def render() -> str:
 
 
 def main() -> None:
-    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--check", action="store_true", help="fail if docs/cli.md is out of date")
-    check = args.parse_args().check
-    page, target = render(), HERE / "cli.md"
-    if check:
-        if not target.is_file() or target.read_text(encoding="utf-8") != page:
-            sys.exit("docs/cli.md is out of date: run python docs/gen_cli.py")
-        return
-    target.write_text(page, encoding="utf-8")
-    print(f"wrote {target}")
+    from generated import write_or_check
+
+    write_or_check(__doc__.splitlines()[0], render(), HERE / "cli.md")
 
 
 if __name__ == "__main__":

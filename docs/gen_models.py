@@ -11,7 +11,6 @@ runs ``--check``, so adding or renaming one without regenerating fails.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import sys
 from pathlib import Path
@@ -92,16 +91,9 @@ def render() -> str:
 
 
 def main() -> None:
-    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--check", action="store_true", help="fail if docs/models.md is out of date")
-    check = args.parse_args().check
-    page, target = render(), HERE / "models.md"
-    if check:
-        if not target.is_file() or target.read_text(encoding="utf-8") != page:
-            sys.exit("docs/models.md is out of date: run python docs/gen_models.py")
-        return
-    target.write_text(page, encoding="utf-8")
-    print(f"wrote {target}")
+    from generated import write_or_check
+
+    write_or_check(__doc__.splitlines()[0], render(), HERE / "models.md")
 
 
 if __name__ == "__main__":

@@ -144,9 +144,8 @@ def cmd_evaluate_conversation(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_chat(args: argparse.Namespace) -> int:
-    """``python -m recframe chat`` (see ``--help``)."""
-    from recframe.conversation.chat import chat, transcript_path
+def _conversation(args: argparse.Namespace):
+    """The Conversation of ``chat`` and ``serve``: the run's model, ``--k``, and ``--llm`` when given."""
     from recframe.conversation.session import Conversation
 
     conv = Conversation.load(args.target, args.overrides, k=args.k)
@@ -154,6 +153,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
         from recframe.conversation.llm import load_llm
 
         conv.llm = load_llm(args.llm)
+    return conv
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """``python -m recframe chat`` (see ``--help``)."""
+    from recframe.conversation.chat import chat, transcript_path
+
+    conv = _conversation(args)
     chat(conv, lambda: console.input("[bold]you>[/] "), console, transcript_path(args.target, args.transcript))
     return 0
 
@@ -182,14 +189,9 @@ def cmd_update(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """``python -m recframe serve`` (see ``--help``)."""
     from recframe.conversation.chat import transcript_path
-    from recframe.conversation.session import Conversation
     from recframe.conversation.web import make_app
 
-    conv = Conversation.load(args.target, args.overrides, k=args.k)
-    if args.llm:
-        from recframe.conversation.llm import load_llm
-
-        conv.llm = load_llm(args.llm)
+    conv = _conversation(args)
     app = make_app(conv, transcript_path(args.target, None).parent)
     import uvicorn
 

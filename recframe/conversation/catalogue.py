@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-WORD = re.compile(r"[a-z0-9]+")  # words of normalised text (lower-case)
+from recframe.conversation.context import words as context_words
+
 YEAR_SUFFIX = re.compile(r"\s*\((\d{4})\)\s*$")
 LEADING_THE = re.compile(r"(?i)^the\b|, the\s*(\(\d{4}\))?$")  # "The Matrix" or "Matrix, The (1999)"
 PEOPLE = ("directors", "actors", "writers")
@@ -41,7 +42,7 @@ GENRE_WORDS = {
 def normalise(text: str) -> str:
     """Lower-case words joined by one space: ``"The Matrix (1999)" -> "matrix"`` (see the module note)."""
     text = YEAR_SUFFIX.sub("", text)
-    words = WORD.findall(text.lower())
+    words = context_words(text)
     if words and words[0] == "the":
         words = words[1:]
     if words and words[-1] == "the" and "," in text:  # "Matrix, The"
@@ -155,7 +156,7 @@ class Catalogue:
         key = str(raw)
         if key in self.dense:
             return self.dense[key]
-        literal = " ".join(WORD.findall(YEAR_SUFFIX.sub("", key).lower()))  # "the alien" before "alien"
+        literal = " ".join(context_words(YEAR_SUFFIX.sub("", key)))  # "the alien" before "alien"
         for name in (literal, normalise(key)):
             if name in self.by_title:
                 return self.by_title[name]

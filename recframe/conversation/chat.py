@@ -106,9 +106,9 @@ def chat(conv: Conversation, read: Callable[[], str], console: Console, save: Pa
         if not handle(conv, text, console):
             break
         if save is not None:
-            _save(save, conv, started)
+            save_transcript(save, conv, started=started)
     if save is not None:
-        _save(save, conv, started)
+        save_transcript(save, conv, started=started)
         console.print(f"transcript: {save}")
     return conv.transcript
 
@@ -121,7 +121,7 @@ def _lines(read: Callable[[], str]) -> Iterator[str]:
             return
 
 
-def _save(path: Path, conv: Conversation, started: str) -> None:
-    header = {"started": started, **conv.source}
-    records = [header, *conv.transcript]
+def save_transcript(path: Path, conv: Conversation, **header: str) -> None:
+    """Rewrite ``path`` as JSONL: a header (``header`` and the model's source), then every transcript record."""
+    records = [{**header, **conv.source}, *conv.transcript]
     atomic_write(path, "".join(json.dumps(r, default=str) + "\n" for r in records))

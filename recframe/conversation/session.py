@@ -309,7 +309,8 @@ class Conversation:
             return _reply(self.last)
 
     def _rank(self, k: int) -> list[Recommendation]:
-        scored = self.profile.score(self.context())
+        context = self.context()
+        scored = self.profile.score(context)
         allowed = self.allowed()
         candidates = np.flatnonzero(allowed)
         if not len(candidates):
@@ -319,8 +320,8 @@ class Conversation:
         order = np.lexsort((candidates, -scores[candidates], -priority))[:k]
         chosen = candidates[order]
         return [
-            Recommendation(self._raw(i), self.catalogue.titles[i], float(scores[i]), self.reasons(int(i), scored))
-            for i in chosen
+            Recommendation(self._raw(i), self.catalogue.titles[i], float(scores[i]), self.reasons(i, scored, context))
+            for i in map(int, chosen)
         ]
 
     def _priority(self, candidates: np.ndarray) -> np.ndarray:
@@ -331,14 +332,16 @@ class Conversation:
 
     # --- explanations --------------------------------------------------------------------------------------
 
-    def reasons(self, item: int, scored: Scored) -> tuple[Reason, ...]:
-        """Why ``item`` is listed: its accepted attributes, liked items and the message with a positive share."""
+    def reasons(self, item: int, scored: Scored, context: Context) -> tuple[Reason, ...]:
+        """Why ``item`` is listed: its accepted attributes, liked items and the message with a positive share.
+
+        ``scored`` is the profile's scoring of ``context`` (what ψ read), computed once per list.
+        """
         out = [
             Reason("attribute", (c, v), f"{COLUMN_NAMES.get(c, c)}: {v}")
             for c, v in sorted(self.state.accepted_attributes)
             if self.catalogue.has(item, c, v)
         ]
-        context = self.context()
         liked = [
             (float(scored.item_shares[h, item]), context.items[h])
             for h in range(len(context.items))

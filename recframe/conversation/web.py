@@ -10,13 +10,12 @@ model, and its transcript is saved as JSONL beside the run, like ``chat``'s. Ins
 
 from __future__ import annotations
 
-import json
 import secrets
 from pathlib import Path
 from typing import Any
 
+from recframe.conversation.chat import save_transcript
 from recframe.conversation.session import Conversation, Recommendation
-from recframe.experiments.runs import atomic_write
 
 PAGE = Path(__file__).with_name("web_page.html")
 COOKIE = "recframe_session"
@@ -57,8 +56,7 @@ def make_app(model: Conversation, transcripts: Path | None = None):
 
     def answer(key: str, conv: Conversation, recs: list[Recommendation]) -> JSONResponse:
         if transcripts is not None:
-            records = [{"session": key, **conv.source}, *conv.transcript]
-            atomic_write(transcripts / f"web-{key}.jsonl", "".join(json.dumps(r, default=str) + "\n" for r in records))
+            save_transcript(transcripts / f"web-{key}.jsonl", conv, session=key)
         response = JSONResponse(listing(conv, recs))
         response.set_cookie(COOKIE, key, httponly=True, samesite="strict")
         return response
