@@ -35,6 +35,7 @@ test: install
 docs: install
 	$(PY) docs/gen_cli.py
 	$(PY) docs/gen_models.py
+	$(PY) docs/gen_datasets.py
 	$(PY) -m sphinx -W --keep-going -n -q -c docs . _site
 	@echo "site: _site/docs/index.html (serve: $(PY) -m http.server -d _site 8000)"
 

@@ -25,7 +25,7 @@ from recframe.experiments import results
 STUDIES = {
     "Text and attribute fusion vs ID-only (full ranking, LOO)": (
         ["ml-latest-small/sasrec", "ml-latest-small/sasrec-text", "ml-latest-small/lm", "beauty/sasrec-ce",
-         "beauty/sasrec-ce-attributes"],
+         "beauty/sasrec-ce-attributes", "sports/sasrec-ce", "sports/sasrec-ce-attributes"],
         ["test/recall@10", "test/ndcg@10", "test/mrr@10"],
     ),
     "Cold-item split: cold and warm targets apart": (

@@ -28,6 +28,25 @@ def test_models_page_matches_the_registries():
     assert done.returncode == 0, done.stderr
 
 
+def test_datasets_page_matches_the_cards_and_records():
+    command = [sys.executable, str(ROOT / "docs" / "gen_datasets.py"), "--check"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_registered_dataset_has_a_card_and_cards_name_real_loaders():
+    from recframe.data import DATASETS
+    from recframe.data.cards import CARDS, card
+
+    assert sorted(c.loader for c in CARDS) == sorted(DATASETS.names())
+    for c in CARDS:
+        assert c.terms and c.source and c.title
+        for files in c.files().values():  # each lists at least one required file in a named folder
+            assert files.folder and any(not f.optional for f in files.files)
+    with pytest.raises(KeyError, match=r"no dataset card for 'nope'; known: .*movielens"):
+        card("nope")
+
+
 def test_remote_asset_pattern_catches_what_it_should():
     assert REMOTE_ASSET.search('<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=x">')
     assert REMOTE_ASSET.search('<script src="//cdn.example.org/x.js"></script>')
