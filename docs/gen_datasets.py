@@ -5,7 +5,7 @@
 
 Sources and terms come from :data:`recframe.data.cards.CARDS`; files, URLs and checksums from the loaders'
 own ``DatasetFiles`` (what ``dataset_folder`` looks for and downloads); fingerprints from the run records
-committed under ``docs/`` (``run.json`` of each recorded run: the counts that run actually saw) and from
+committed under ``docs/`` (each ``run.json``'s protocol card: the dataset and counts that run actually saw) and from
 the experiments' ``data.fingerprint`` (checked at start-up: a different copy is refused). No dataset is
 read, so the page builds without the data.
 """
@@ -21,50 +21,35 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 
-def _label(config: dict) -> str:
-    """``name`` or ``name:file`` / ``name:variant``, as the run records label datasets."""
-    dataset = config.get("dataset", {})
-    detail = dataset.get("file") or dataset.get("variant")
-    return f"{dataset.get('name')}:{detail}" if detail else str(dataset.get("name"))
+def _counts(fingerprint: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in fingerprint.items())
 
 
 def recorded_fingerprints() -> dict[str, dict[str, list[str]]]:
-    """``{loader: {"label: counts": [experiments]}}`` from the committed run records."""
-    from omegaconf import OmegaConf
-
+    """``{loader: {"label: counts": [experiments]}}`` from the protocol cards of the committed run records."""
     found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for record in sorted(HERE.rglob("run.json")):
         run = json.loads(record.read_text(encoding="utf-8"))
-        config_file = record.with_name("config.yaml")
-        if not run.get("fingerprint") or not config_file.is_file():
+        card = run.get("protocol") or {}
+        if not run.get("fingerprint") or not card.get("dataset"):
             continue
-        config = OmegaConf.to_container(OmegaConf.load(config_file))
-        counts = ", ".join(f"{k} {v:,}" for k, v in run["fingerprint"].items())
-        setting = " ".join(
-            f"{key}={value}"
-            for key, value in (
-                ("train", config["dataset"].get("train")),
-                ("variant", config["data"].get("variant")),
-                ("unit", config["data"].get("unit")),
-            )
-            if value
-        )
-        label = f"`{_label(config)}`" + (f" ({setting})" if setting else "")
-        found[str(config["dataset"]["name"])][f"{label}: {counts}"].add(run["experiment"])
+        split = str(card.get("split", ""))
+        label = f"`{card['dataset']}`" + (f" ({split})" if split.startswith("dialogue turns") else "")
+        found[card["dataset"].split(":")[0]][f"{label}: {_counts(run['fingerprint'])}"].add(run["experiment"])
     return {loader: {key: sorted(v) for key, v in rows.items()} for loader, rows in found.items()}
 
 
 def configured_fingerprints() -> dict[str, list[str]]:
     """``{loader: ["label: counts (experiments)"]}`` from the experiments' ``data.fingerprint``."""
     from recframe.experiments.config import list_experiments, load_config
+    from recframe.experiments.results import dataset_label
 
     found: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for name in list_experiments():
         config = load_config(name)
         expected = (config.get("data") or {}).get("fingerprint")
         if expected:
-            counts = ", ".join(f"{k} {v:,}" for k, v in expected.items())
-            found[config["dataset"]["name"]][f"`{_label(config)}`: {counts}"].append(name)
+            found[config["dataset"]["name"]][f"`{dataset_label(config['dataset'])}`: {_counts(expected)}"].append(name)
     return {
         loader: [f"{key} ({len(names)} experiments)" for key, names in rows.items()] for loader, rows in found.items()
     }
@@ -114,8 +99,9 @@ def page() -> str:
         ]
         if c.note:
             out.append(f"- Built: {c.note}")
-        doc = (DATASETS.get(c.loader).__doc__ or "").strip().splitlines()[0]
-        out.append(f"- Loader: `{DATASETS.get(c.loader).__module__}.{DATASETS.get(c.loader).__name__}` — {doc}")
+        loader = DATASETS.get(c.loader)
+        doc = (loader.__doc__ or "").strip().splitlines()[0]
+        out.append(f"- Loader: `{loader.__module__}.{loader.__name__}` — {doc}")
         files = _files(c)
         if files:
             out += ["", "Local copy (`$RECFRAME_DATA/<folder>/`) and download sources:", "", *files]

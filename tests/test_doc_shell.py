@@ -25,9 +25,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_doc_examples import PAGES, ROOT
+from test_doc_examples import FENCE, PAGES, ROOT
 
-MARKED = re.compile(r"(?:<!-- docs-test: (?P<marker>.*?) -->\n)?```bash[^\n]*\n(?P<body>.*?)^```", re.M | re.S)
+MARKER = re.compile(r"<!-- docs-test: (.*?) -->\n\Z")  # the line just above a fence
 PLACEHOLDER = re.compile(r"(runs/[\w./-]+?)/<(run-id|run|id|A|B)>")
 # Appended to the recframe commands that train or evaluate (later overrides win).
 SMOKE_CAPS = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=2",
@@ -49,9 +49,11 @@ def bash_blocks() -> list[tuple[str, str | None, str]]:
     out = []
     for page in PAGES:
         text = page.read_text(encoding="utf-8")
-        for found in MARKED.finditer(text):
-            line = text[: found.start("body")].count("\n")
-            out.append((f"{page.relative_to(ROOT)}:{line}", found.group("marker"), found.group("body")))
+        for found in FENCE.finditer(text):
+            if found.group(1) == "bash":
+                marker = MARKER.search(text, 0, found.start())
+                line = text[: found.start(2)].count("\n")
+                out.append((f"{page.relative_to(ROOT)}:{line}", marker and marker.group(1), found.group(2)))
     return out
 
 

@@ -59,6 +59,11 @@ def config_hash(cfg: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def dataset_label(dataset: dict[str, Any]) -> str:
+    """``name[:variant][:file]``: how run records, reports and the datasets page name a dataset."""
+    return ":".join(str(dataset[k]) for k in ("name", "variant", "file") if dataset.get(k) is not None)
+
+
 def protocol(cfg: dict[str, Any], fingerprint: dict[str, int]) -> dict[str, Any]:
     """The protocol card of a run: what must match before two numbers may be compared."""
     data, dataset = cfg["data"], cfg["dataset"]
@@ -67,7 +72,7 @@ def protocol(cfg: dict[str, Any], fingerprint: dict[str, int]) -> dict[str, Any]
     if data.get("feedback") == "like":  # yes/no questions (TALLRec), no ranking
         ranking = f"like-window{data.get('like_window')}-samples{data.get('like_train_samples')}"
     return {
-        "dataset": ":".join(str(dataset[k]) for k in ("name", "variant", "file") if dataset.get(k) is not None),
+        "dataset": dataset_label(dataset),
         "fingerprint": fingerprint,
         "split": data["split"] if "split" in data else f"dialogue turns, {data['variant']}, per {data['unit']}",
         "split_args": data.get("split_args"),
