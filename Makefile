@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 export OMP_NUM_THREADS ?= 1
 export RECFRAME_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install fit test lint docs clean
+.PHONY: install fit test lint docs results clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,14 @@ fit: install
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The site: CLI page regenerated from the parser, then Sphinx with warnings as errors, offline.
+# Every results page (leaderboards, study tables, plots) rebuilt from the run records committed under docs/.
+results: install
+	$(PY) docs/gen_results.py
+
+# The site: generated pages (CLI from the parser, models, datasets, results), then Sphinx with warnings as
+# errors, offline.
 docs: install
+	$(PY) docs/gen_results.py
 	$(PY) docs/gen_cli.py
 	$(PY) docs/gen_models.py
 	$(PY) docs/gen_datasets.py

@@ -19,7 +19,7 @@ copyright = "2026, the recframe developers"
 
 root_doc = "docs/index"
 include_patterns = ["docs/**", "benchmarks/results/**", "README.md"]
-exclude_patterns = ["docs/_build/**", "docs/conf.py"]
+exclude_patterns = ["docs/_build/**", "docs/conf.py", "docs/reproductions/summary.md"]  # summary: included
 templates_path = ["docs/_templates"]
 
 extensions = [

@@ -2,7 +2,7 @@
 
     make docs && python docs/screenshots.py [--site _site] [--out docs/images]
 
-Pages: the home page, the reproduction leaderboard (results) and the interactive conversation page.
+Pages: the home page, the results page (docs/results.md) and the interactive conversation page.
 Uses Debian's ``chromium`` (``--headless --screenshot``) on the local files; nothing is fetched.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 PAGES = {
     "site-home.png": "docs/index.html",
-    "site-results.png": "docs/reproductions/leaderboard.html",
+    "site-results.png": "docs/results.html",
     "site-chat.png": "docs/chat.html",
 }
 

@@ -283,6 +283,38 @@ def cmd_llm_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate_he2023(args: argparse.Namespace) -> int:
+    """``python -m recframe evaluate-he2023`` (see ``--help``)."""
+    from rich.progress import track
+
+    from recframe.conversation.he2023 import KS, evaluate_run
+
+    summary, path = evaluate_run(
+        args.target,
+        args.set,
+        variant=args.variant,
+        limit=args.limit,
+        seed=args.seed,
+        attribute_rules=not args.model_only,
+        overrides=args.overrides,
+        progress=lambda xs: track(xs, description="replaying turns", console=err_console),
+    )
+    rules = ", model only" if args.model_only else ""
+    table = Table(title=escape(f"He et al. {args.set} test turns, {args.variant}{rules} ({summary['experiment']})"))
+    for column in (*(f"recall@{k}" for k in KS), "events", "turns", "targets unmapped"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(f"{summary[f'recall@{k}']:.4f}" for k in KS),
+        f"{summary['events']:,}",
+        f"{summary['turns']:,}",
+        f"{summary['targets_unmapped']:,}",
+    )
+    console.print(table)
+    if path is not None:
+        console.print(f"wrote {path}")
+    return 0
+
+
 def cmd_sentiment(args: argparse.Namespace) -> int:
     """``python -m recframe sentiment`` (see ``--help``)."""
     from recframe.conversation.sentiment import sentiment_report
@@ -347,25 +379,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _references(experiments: set[str]) -> dict[str, dict]:
-    """The ``reference`` section of each experiment that still exists under experiments/."""
-    from omegaconf import OmegaConf
-
-    from recframe.experiments.config import ConfigError, find_experiment, read_experiment
-
-    out = {}
-    for name in sorted(e for e in experiments if e):
-        try:
-            cfg = read_experiment(find_experiment(name))
-        except ConfigError:
-            continue
-        out[name] = OmegaConf.to_container(cfg.get("reference") or OmegaConf.create({}))
-    return out
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     """``python -m recframe report`` (see ``--help``)."""
     from recframe.experiments import results
+    from recframe.experiments.config import reference_sections
     from recframe.reporting import report
 
     records = results.load(Path(args.root))
@@ -374,7 +391,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"no finished runs indexed in {Path(args.root) / results.INDEX}; run `fit` or `reproduce` first"
         )
     written = report.build_report(
-        records, _references({r.get("experiment") for r in records}), Path(args.output), tuple(args.metric)
+        records, reference_sections({r.get("experiment") for r in records}), Path(args.output), tuple(args.metric)
     )
     from recframe.experiments.reproduce import REPRODUCTIONS
     from recframe.reporting.report_fairness import build_fairness_report
@@ -503,6 +520,18 @@ def parser() -> argparse.ArgumentParser:
     lrec.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
     lrec.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     lrec.set_defaults(func=cmd_llm_recommend)
+
+    he = sub.add_parser(
+        "evaluate-he2023", help="score a conversational run on He et al.'s (CIKM 2023) test turns, read as text"
+    )
+    he.add_argument("target", help="a run directory (or checkpoint) of a conversational experiment")
+    he.add_argument("--set", default="redial", choices=("redial", "inspired"), help="test set (default redial)")
+    he.add_argument("--variant", default="all", choices=("all", "dedup"), help="targets and masking (default all)")
+    he.add_argument("--limit", type=int, help="score a random sample of this many turns")
+    he.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
+    he.add_argument("--model-only", action="store_true", help="ablation: no attribute rules on the list")
+    he.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    he.set_defaults(func=cmd_evaluate_he2023)
 
     sent = sub.add_parser(
         "sentiment", help="train the seeker-sentiment classifier on a conversational dataset and score its test split"

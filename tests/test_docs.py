@@ -34,6 +34,29 @@ def test_datasets_page_matches_the_cards_and_records():
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
+def test_results_pages_are_what_their_committed_records_give():
+    """Every results page (leaderboards, study tables, simulation) re-renders from its records unchanged."""
+    pytest.importorskip("matplotlib", reason='the plots need the report extra: pip install "recframe[report]"')
+    command = [sys.executable, str(ROOT / "docs" / "gen_results.py"), "--check"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_results_check_names_a_stale_page(tmp_path):
+    spec = importlib.util.spec_from_file_location("gen_results", ROOT / "docs" / "gen_results.py")
+    gen_results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_results)
+    (tmp_path / "new.md").write_text("| a | 1 |\n")
+    (tmp_path / "old.md").write_text("| a | 2 |\n")
+    (tmp_path / "same.md").write_text("| a | 1 |\n")
+    (tmp_path / "plot.png").write_bytes(b"one build")
+    (tmp_path / "committed.png").write_bytes(b"another build")  # plots only need to exist
+    pairs = [(tmp_path / "new.md", tmp_path / "old.md"), (tmp_path / "new.md", tmp_path / "same.md")]
+    pairs += [(tmp_path / "plot.png", tmp_path / "committed.png"), (tmp_path / "new.md", tmp_path / "gone.md")]
+    assert gen_results.stale(pairs) == [f"{tmp_path / 'old.md'} is out of date", f"{tmp_path / 'gone.md'} is missing"]
+
+
 def test_every_registered_dataset_has_a_card_and_cards_name_real_loaders():
     from recframe.data import DATASETS
     from recframe.data.cards import CARDS, card

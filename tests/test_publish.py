@@ -1,22 +1,18 @@
-"""scripts/publish_reproductions.py: seeds of one configuration are pooled, whatever recorded them."""
+"""recframe.reporting.reproductions (scripts/publish_reproductions.py): seeds of one configuration are pooled,
+whatever recorded them."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "publish_reproductions.py"
 REFERENCE = {"metrics": {"test/hr@10": 0.06}, "tolerance": 0.1}
 
 
 @pytest.fixture(scope="module")
 def publish():
-    spec = importlib.util.spec_from_file_location("publish_reproductions", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from recframe.reporting import reproductions
+
+    return reproductions
 
 
 def run(run_id: str, seed: int, hr: float, config: str = "h1") -> dict:

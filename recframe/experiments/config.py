@@ -138,6 +138,18 @@ def read_experiment(path: Path) -> Any:
     return OmegaConf.merge(base, cfg)
 
 
+def reference_sections(experiments: Iterable[str]) -> dict[str, dict]:
+    """The ``reference`` section (published numbers) of each named experiment that still exists under experiments/."""
+    out = {}
+    for name in sorted({e for e in experiments if e}):
+        try:
+            cfg = read_experiment(find_experiment(name))
+        except ConfigError:
+            continue
+        out[name] = OmegaConf.to_container(cfg.get("reference") or OmegaConf.create({}))
+    return out
+
+
 def _omegaconf_type(hint: Any) -> Any:
     """The closest type OmegaConf can validate, or ``Any``."""
     if hint in (int, float, str, bool):
