@@ -51,11 +51,9 @@ def first_table(markdown: str) -> str:
 
 def results_page() -> str:
     """docs/results.md: the headline tables and plots of every results page, with links to the rest."""
-    import json
-
     from recframe.reporting import reproductions, studies
 
-    summaries = [json.loads(line) for line in Path("docs/reproductions/reproductions.jsonl").read_text().splitlines()]
+    summaries = reproductions.read_records(Path("docs/reproductions/reproductions.jsonl"))
     lines = [
         "# Results",
         "",

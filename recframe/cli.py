@@ -398,10 +398,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     summaries_path = Path(args.root) / REPRODUCTIONS
     if summaries_path.is_file():
-        import json
+        from recframe.reporting.reproductions import read_records
 
-        summaries = [json.loads(line) for line in summaries_path.read_text().splitlines() if line.strip()]
-        written.append(report.build_reproductions(summaries, Path(args.output)))
+        written.append(report.build_reproductions(read_records(summaries_path), Path(args.output)))
 
     fair = [r for r in records if any(k.startswith(("test/fair/", "test/exposure/")) for k in r.get("metrics", {}))]
     if fair:

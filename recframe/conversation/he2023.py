@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import numpy as np
-
 from recframe.conversation.catalogue import YEAR_SUFFIX, Catalogue, normalise
 from recframe.conversation.dialogue import RECOMMENDER, Utterance
+from recframe.conversation.turns import VARIANTS, sample_turns
 from recframe.conversation.understand import understand
 from recframe.data.download import DatasetFiles, RemoteFile, dataset_folder
 
@@ -57,7 +56,6 @@ FILES = {
     for name, digests in SHA256.items()
 }
 KS = (1, 10, 50)
-VARIANTS = ("all", "dedup")
 # "(film)", "(1996 film)", "(2017 American film)", "(film series)", "(TV series)", "(miniseries)"
 DISAMBIGUATION = re.compile(r"\s*\(([^()]*\b(?:film|movie|series|miniseries)\b[^()]*)\)\s*$", re.I)
 LINE = re.compile(r"^\s*(User|System):\s?(.*)$")
@@ -192,28 +190,26 @@ def evaluate(
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {list(VARIANTS)}")
     conversation.mask_mentioned = variant == "dedup"
-    turns = test.turns
-    if limit is not None and limit < len(turns):
-        keep = np.sort(np.random.default_rng(seed).choice(len(turns), size=limit, replace=False))
-        turns = [turns[i] for i in keep]
+    turns = sample_turns(test.turns, limit, seed)
     hits = dict.fromkeys(KS, 0)
     events = unmapped = repeated = 0
     for turn in progress(turns):
-        targets = [t for t in dict.fromkeys(turn.targets) if variant == "all" or t not in set(turn.mentioned)]
+        mentioned = set(turn.mentioned) if variant == "dedup" else set()
+        targets = [t for t in dict.fromkeys(turn.targets) if t not in mentioned]
         repeated += len(set(turn.targets)) - len(targets)
         if not targets:
             continue
         replay(conversation, turn)
-        ranked = [conversation.catalogue.dense[r.item] for r in conversation.ranking(max(KS))]
+        rank_of = {conversation.catalogue.dense[r.item]: n for n, r in enumerate(conversation.ranking(max(KS)), 1)}
         for target in targets:
             events += 1
             item = target_item(conversation.catalogue, test.iris[target], turn.names)
             if item is None:
                 unmapped += 1
                 continue
-            rank = ranked.index(item) + 1 if item in ranked else None
+            rank = rank_of.get(item, max(KS) + 1)
             for k in KS:
-                hits[k] += rank is not None and rank <= k
+                hits[k] += rank <= k
     if not events:
         raise ValueError(f"He et al. {test.name}: no target left to score under variant {variant!r}")
     return {

@@ -276,7 +276,7 @@ def turns_to_play(
     conv: Conversation, variant: str, limit: int | None = None, seed: int = 0
 ) -> list[tuple[tuple[Utterance, ...], list[str]]]:
     """``(context, raw targets)`` of the test turns of ``conv``'s dataset (a seeded sample of ``limit``)."""
-    from recframe.conversation.turns import recommendation_turns
+    from recframe.conversation.turns import recommendation_turns, sample_turns
     from recframe.data import DATASETS
 
     settings = dict(conv.config["dataset"])
@@ -287,10 +287,7 @@ def turns_to_play(
         for turn in recommendation_turns(dialogue)
         if turn.events(variant)
     ]
-    if limit is not None and limit < len(played):
-        chosen = np.random.default_rng(seed).choice(len(played), limit, replace=False)
-        played = [played[k] for k in sorted(chosen)]
-    return played
+    return sample_turns(played, limit, seed)
 
 
 def simulate_run(

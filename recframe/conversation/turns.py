@@ -16,9 +16,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from recframe.conversation.dialogue import RECOMMENDER, UNKNOWN, Dialogue, Utterance, line
 
 VARIANTS = ("dedup", "all")
+
+
+def sample_turns(turns: list, limit: int | None, seed: int) -> list:
+    """A seeded sample of ``limit`` turns in their original order (all of them without ``limit``)."""
+    if limit is None or limit >= len(turns):
+        return turns
+    chosen = np.random.default_rng(seed).choice(len(turns), limit, replace=False)
+    return [turns[k] for k in sorted(chosen)]
 
 
 @dataclass(frozen=True)

@@ -293,15 +293,18 @@ def build_report(
     return [leaderboard, *written]
 
 
+def latest_per_experiment(summaries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The most recent ``reproduce`` record (by ``date``) of each experiment."""
+    return {s["experiment"]: s for s in sorted(summaries, key=lambda s: s.get("date") or "")}
+
+
 def build_reproductions(summaries: list[dict[str, Any]], output: Path, generated: str | None = None) -> Path:
     """``reproductions.md``: one table per ``reproduce`` record — metric, published, ours, Δ%, ok.
 
     ``summaries`` are the lines of ``reproductions.jsonl`` (see :mod:`recframe.experiments.reproduce`); the
     latest record of each experiment is shown.
     """
-    latest: dict[str, dict[str, Any]] = {}
-    for summary in sorted(summaries, key=lambda s: s.get("date") or ""):
-        latest[summary["experiment"]] = summary
+    latest = latest_per_experiment(summaries)
     generated = generated or dt.date.today().isoformat()
     lines = [
         "# Reproductions",

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from recframe.experiments import results
 from recframe.experiments.config import reference_sections
 from recframe.experiments.reproduce import REPRODUCTIONS, reference_rows
-from recframe.reporting.report import _duration, build_report, build_reproductions
+from recframe.reporting.report import _duration, build_report, build_reproductions, latest_per_experiment
 from recframe.reporting.report_fairness import build_fairness_report
 
 RECORDS = ("config.yaml", "run.json", "metrics.json", results.EXPOSURE)
@@ -139,7 +139,7 @@ def publish(runs: Path, out: Path) -> list[dict]:
         published.append({**record, "path": str(target)})
     (out / results.INDEX).write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in published))
     ids = {r["id"] for r in published}
-    summaries = [s for s in _jsonl(runs / REPRODUCTIONS) if all(run["id"] in ids for run in s["runs"])]
+    summaries = [s for s in read_records(runs / REPRODUCTIONS) if all(run["id"] in ids for run in s["runs"])]
     summaries = pooled_records(published, summaries, reference_sections({r["experiment"] for r in published}))
     (out / REPRODUCTIONS).write_text("".join(json.dumps(s, sort_keys=True) + "\n" for s in summaries))
     return published
@@ -155,7 +155,7 @@ def render(published: Path, out: Path | None = None) -> list[Path]:
     """
     out = out or published
     records = results.load(published)
-    summaries = _jsonl(published / REPRODUCTIONS)
+    summaries = read_records(published / REPRODUCTIONS)
     generated = newest_date(records)
     written = build_report(records, reference_sections({r["experiment"] for r in records}), out, METRICS, generated)
     written.append(build_reproductions(summaries, out, generated))
@@ -172,7 +172,8 @@ def newest_date(records: list[dict]) -> str | None:
     return max((d for d in dates if d), default=None)
 
 
-def _jsonl(path: Path) -> list[dict]:
+def read_records(path: Path) -> list[dict]:
+    """The JSON lines of ``path`` (``reproductions.jsonl``), none when the file is absent."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
@@ -197,7 +198,7 @@ def short_source(reference: dict) -> str:
 
 def summary_table(summaries: list[dict]) -> str:
     """Published vs ours at each experiment's headline metrics (its latest record), one row per metric."""
-    latest = {s["experiment"]: s for s in sorted(summaries, key=lambda s: s.get("date") or "")}
+    latest = latest_per_experiment(summaries)
     lines = [
         "| experiment | published in | seeds | wall / run | metric | published | ours | Δ% | ok |",
         "|---|---|---|---|---|---|---|---|---|",
