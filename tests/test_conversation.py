@@ -525,3 +525,21 @@ def test_inspired_real_files(real_data):
     assert len(turns) == 256  # of the 257 recommender utterances with a movie, one opens its dialogue
     data = ConversationDataModule(d, variant="all")
     assert data.fingerprint["test_events"] == 291 and data.fingerprint["items"] == 1191
+
+
+def test_train_share_keeps_nested_training_subsets_and_leaves_evaluation_alone():
+    dialogues = Dialogues(
+        {"train": [hand_dialogue(f"d{k}") for k in range(60)], "test": [hand_dialogue("t")]}, CATALOGUE, "hand"
+    )
+
+    def train_dialogues(data: ConversationDataModule) -> set[str]:
+        return set(data.spec.user_info.loc[data.events["train"].users, "dialogue"])
+
+    full, half, quarter = (ConversationDataModule(dialogues, train_share=s) for s in (1.0, 0.5, 0.25))
+    assert train_dialogues(quarter) < train_dialogues(half) < train_dialogues(full)
+    assert 0.3 < len(train_dialogues(half)) / len(train_dialogues(full)) < 0.7
+    for data in (half, quarter):
+        assert data.fingerprint["val_events"] == full.fingerprint["val_events"]
+        assert data.fingerprint["test_events"] == full.fingerprint["test_events"]
+    with pytest.raises(ValueError, match=r"data\.train_share must be in"):
+        ConversationDataModule(dialogues, train_share=0)

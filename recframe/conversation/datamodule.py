@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from recframe.conversation.dialogue import Dialogue, Dialogues
+from recframe.conversation.dialogue import EXTRA_TRAIN, Dialogue, Dialogues
 from recframe.conversation.sentiment import first_mentions
 from recframe.conversation.turns import VARIANTS, Turn, context_lines, recommendation_turns
 from recframe.data.batching import batch_loader
@@ -109,6 +109,8 @@ class ConversationDataModule(pl.LightningDataModule):
         val_share: share of the training dialogues held out (by dialogue) for validation, when the
             source has no validation split of its own.
         split_seed: seed of that hold-out, fixed across training seeds.
+        train_share: share of the training dialogues kept (seeded by ``split_seed``; validation and test
+            unchanged): for learning curves, i.e. how recall grows with the number of dialogues.
         context_utterances: how many of the latest utterances the context keeps (None: all).
         max_len: most context items a batch carries (the latest ones).
         batch_size / eval_batch_size / num_workers: as in the core DataModule.
@@ -126,6 +128,7 @@ class ConversationDataModule(pl.LightningDataModule):
         train_seeker_turns: bool = False,
         val_share: float = 0.1,
         split_seed: int = 0,
+        train_share: float = 1.0,
         context_utterances: int | None = None,
         max_len: int = 50,
         batch_size: int = 64,
@@ -140,6 +143,8 @@ class ConversationDataModule(pl.LightningDataModule):
             raise ValueError(f"unknown data.unit {unit!r}; known: {list(UNITS)}")
         if not 0 < val_share < 1:
             raise ValueError(f"data.val_share must be in (0, 1), got {val_share}")
+        if not 0 < train_share <= 1:
+            raise ValueError(f"data.train_share must be in (0, 1], got {train_share}")
         if max_len < 1:
             raise ValueError(f"max_len must be >= 1, got {max_len}")
         self.variant, self.unit, self.sequential, self.max_len = variant, unit, sequential, max_len
@@ -150,7 +155,14 @@ class ConversationDataModule(pl.LightningDataModule):
         titles = catalogue["title"].astype(str).to_dict()
         self.reports = list(dialogues.reports)
         rows = []
-        for stage, stage_dialogues in self._stages(dialogues, val_share, split_seed).items():
+        stages = self._stages(dialogues, val_share, split_seed)
+        if train_share < 1:
+            kept = np.random.default_rng([split_seed, 1]).random(len(stages["train"])) < train_share
+            stages["train"] = [d for d, k in zip(stages["train"], kept, strict=True) if k]
+            self.reports.append(f"train: {len(stages['train']):,} dialogues kept (data.train_share={train_share})")
+            if not stages["train"]:
+                raise ValueError(f"{dialogues.name}: no training dialogues left (data.train_share={train_share})")
+        for stage, stage_dialogues in stages.items():
             every = train_seeker_turns and stage == "train"
             turns = [t for d in stage_dialogues for t in recommendation_turns(d, every_speaker=every)]
             repeats = train_repeats if stage == "train" else variant == "all"
@@ -196,13 +208,15 @@ class ConversationDataModule(pl.LightningDataModule):
 
     @staticmethod
     def _stages(dialogues: Dialogues, val_share: float, split_seed: int) -> dict[str, list]:
-        """Train / val / test dialogues: the source's own validation split, or a seeded hold-out."""
+        """Train / val / test dialogues: the source's own validation split, or a seeded hold-out of the
+        training dialogues; the source's extra training dialogues (``train_extra``) join training only."""
         train, test = list(dialogues.dialogues["train"]), list(dialogues.dialogues["test"])
+        extra = list(dialogues.dialogues.get(EXTRA_TRAIN, []))  # training only, never held out
         if "val" in dialogues.dialogues:
-            return {"train": train, "val": list(dialogues.dialogues["val"]), "test": test}
+            return {"train": train + extra, "val": list(dialogues.dialogues["val"]), "test": test}
         held = np.random.default_rng(split_seed).random(len(train)) < val_share
         stages = {
-            "train": [d for d, h in zip(train, held, strict=True) if not h],
+            "train": [d for d, h in zip(train, held, strict=True) if not h] + extra,
             "val": [d for d, h in zip(train, held, strict=True) if h],
             "test": test,
         }

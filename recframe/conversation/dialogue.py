@@ -18,6 +18,7 @@ SPEAKERS = (SEEKER, RECOMMENDER)
 SPEAKER_NAMES = {SEEKER: "Seeker", RECOMMENDER: "Recommender"}
 LIKED, DISLIKED, UNKNOWN = "liked", "disliked", "unknown"
 SENTIMENTS = (LIKED, DISLIKED, UNKNOWN)
+EXTRA_TRAIN = "train_extra"  # the split of dialogues from other sources that only ever train
 MENTION = re.compile(r"@(\d+)")  # raw item ids are digits in every parser
 
 
@@ -61,7 +62,8 @@ class Dialogues:
     """A conversational dataset: dialogues, the catalogue they recommend from, and what loading found.
 
     Attributes:
-        dialogues: every dialogue, by split name (``train``, ``test``; ``val`` when the source has one).
+        dialogues: every dialogue, by split name (``train``, ``test``; ``val`` when the source has one;
+            ``train_extra``: dialogues from other sources that join training only, never validation).
         catalogue: item metadata indexed by raw item id (string); column ``title`` at least, optionally
             ``genres``/``directors``/``actors`` (lists), ``plot``, ``year``.
         name: dataset name for messages and records.

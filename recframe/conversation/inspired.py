@@ -141,7 +141,7 @@ def inspired(root: str | None = None, instructlf_root: str | None = None) -> Dia
         utterances = []
         for speaker, text in turns:
             lowered = text.lower()
-            found = [resolve(by_bare[n][0]) for n, p in patterns.items() if p.search(lowered)]
+            found = [resolve(by_bare[n][0]) for n, p in patterns.items() if n in lowered and p.search(lowered)]
             utterances.append(Utterance(speaker, text, tuple(dict.fromkeys(found))))
         response = Utterance(RECOMMENDER, "", tuple(resolve(t) for t in targets))
         train.append(Dialogue(f"train-{k}", (*utterances, response), turns=(len(utterances),)))

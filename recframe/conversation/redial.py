@@ -159,9 +159,17 @@ def read_catalogue(movies_csv: Path, id2info: Path) -> tuple[pd.DataFrame, str]:
     return table, f"catalogue: {len(table):,} movies, {bare:,} without iEvaLM metadata (title only)"
 
 
-def redial(train: str = "ievalm-1000", root: str | None = None, ievalm_root: str | None = None) -> Dialogues:
+def redial(
+    train: str = "ievalm-1000",
+    root: str | None = None,
+    ievalm_root: str | None = None,
+    extra_train: list[str] | tuple[str, ...] = (),
+) -> Dialogues:
     """ReDial dialogues: ``train`` (the 1,000 iEvaLM training-split dialogues, or the official 10,006
-    with ``train: official``) and the official ``test`` split, over the 6,924-movie catalogue."""
+    with ``train: official``) and the official ``test`` split, over the 6,924-movie catalogue.
+
+    ``extra_train`` names other sources whose movie dialogues join the training split only
+    (:data:`recframe.conversation.transfer.EXTRA_SOURCES`: ``iard``, ``opendialkg``, ``inspired``)."""
     if train not in TRAIN_SOURCES:
         raise ValueError(f"unknown ReDial train source {train!r}; known: {list(TRAIN_SOURCES)}")
     folder = dataset_folder(REDIAL_FILES, root)
@@ -173,9 +181,13 @@ def redial(train: str = "ievalm-1000", root: str | None = None, ievalm_root: str
         train_dialogues = read_dialogues(folder / "train_data")
     else:
         train_dialogues = read_dialogues(extra / "valid_data.jsonl")
-    return Dialogues(
-        {"train": train_dialogues, "test": read_dialogues(folder / "test_data")},
-        catalogue,
-        "redial",
-        [report, f"train: {train} ({len(train_dialogues):,} dialogues)"],
-    )
+    test = read_dialogues(folder / "test_data")
+    splits = {"train": train_dialogues, "test": test}
+    reports = [report, f"train: {train} ({len(train_dialogues):,} dialogues)"]
+    if extra_train:
+        from recframe.conversation.transfer import extra_training
+
+        seen = {d.id for d in train_dialogues + test}
+        splits["train_extra"], more = extra_training(list(extra_train), catalogue, seen)
+        reports += more
+    return Dialogues(splits, catalogue, "redial", reports)

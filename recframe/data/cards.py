@@ -51,16 +51,22 @@ def _s3rec() -> dict[str, DatasetFiles]:
     return {f"file={name}": s3rec_files(name) for name in DOWNLOADS}
 
 
-def _redial() -> dict[str, DatasetFiles]:
+def _redial_files() -> dict[str, DatasetFiles]:
     from recframe.conversation.redial import IEVALM_FILES, REDIAL_FILES
 
     return {"dialogues": REDIAL_FILES, "training dialogues and metadata (iEvaLM)": IEVALM_FILES}
 
 
+def _redial() -> dict[str, DatasetFiles]:
+    from recframe.conversation.transfer import IARD_FILES
+
+    return {**_redial_files(), "extra training dialogues (IARD, `dataset.extra_train`)": IARD_FILES}
+
+
 def _redial_ievalm() -> dict[str, DatasetFiles]:
     from recframe.conversation.ievalm import REDIAL_EVAL_FILES
 
-    return {"turns": REDIAL_EVAL_FILES, **_redial()}
+    return {"turns": REDIAL_EVAL_FILES, **_redial_files()}
 
 
 def _opendialkg() -> dict[str, DatasetFiles]:
@@ -119,10 +125,12 @@ CARDS: tuple[DatasetCard, ...] = (
         "ReDial (REcommendations through DIALog)",
         "Li et al., NeurIPS 2018",
         "https://redialdata.github.io/website/",
-        CC_BY + "; iEvaLM's processed files: MIT (Wang et al., EMNLP 2023)",
+        CC_BY + "; iEvaLM's processed files: MIT (Wang et al., EMNLP 2023); IARD (Cai & Chen, UMAP 2020): "
+        "research use, non-commercial",
         _redial,
         "official test split (1,342 dialogues) with the seekers' liked/seen forms; training on iEvaLM's 1,000 "
-        "processed training-split dialogues (`dataset.train: official` reads the full release)",
+        "processed training-split dialogues (`dataset.train: official` reads the full release); "
+        "`dataset.extra_train` adds IARD, OpenDialKG and INSPIRED movie dialogues to training only",
     ),
     DatasetCard(
         "redial_ievalm",

@@ -48,8 +48,13 @@ DEDUP = ["test/dedup/recall@1", "test/dedup/recall@10", "test/dedup/recall@50", 
 CONVERSATION = {
     "ReDial turns (Kostric & Balog's construction): dedup R@1 / R@10 / R@50 / NDCG@10, all R@10, coverage@10": (
         ["redial/pop", "redial/repeat", "redial/bm25", "redial/cooccurrence", "redial/textmatch", "redial/dialogue",
-         "redial/dialogue-sentiment", "redial/dialogue-movielens", "redial/dialogue-seeker-movielens"],
+         "redial/dialogue-sentiment", "redial/dialogue-movielens", "redial/dialogue-seeker-movielens",
+         "redial/dialogue-transfer"],
         [*DEDUP, "test/all/recall@1", "test/all/recall@10", "test/all/recall@50", "test/dedup/exposure/coverage@10"],
+    ),
+    "ReDial learning curve: dedup R@1 / R@10 / R@50 / NDCG@10 by share of the 900 training dialogues": (
+        ["redial/learning-curve"],
+        [*DEDUP, "test/all/recall@10"],
     ),
     "ReDial turns as iEvaLM cut them (redial_ievalm)": (
         ["redial-ievalm/pop", "redial-ievalm/dialogue"],
@@ -110,6 +115,8 @@ VARYING = (
     "data.split_args.val_ratio",
     "module.lr",
     "data.unit",
+    "data.train_share",
+    "dataset.extra_train",
 )
 
 
