@@ -64,6 +64,7 @@ def main() -> None:
         if len(rows) == 1:
             ids.append(str(raw))
             vectors.append(factors[rows[0]])
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, ids=np.array(ids), vectors=np.stack(vectors).astype(np.float32))
     print(f"{len(ids):,} of {len(catalogue):,} catalogue movies matched a MovieLens movie; wrote {args.out}")
 
