@@ -61,17 +61,19 @@ CONVERSATION = {
         [*DEDUP, "test/all/recall@1", "test/all/recall@10", "test/all/recall@50"],
     ),
     "INSPIRED (UniCRS's test dialogues; trained on instructLF's pairs)": (
-        ["inspired/pop", "inspired/repeat", "inspired/cooccurrence", "inspired/dialogue"],
+        ["inspired/pop", "inspired/repeat", "inspired/cooccurrence", "inspired/dialogue", "inspired/dialogue-repeats"],
         [*DEDUP, "test/all/recall@1", "test/all/recall@10", "test/all/recall@50"],
     ),
     "He et al.'s test turns (CIKM 2023), read as text by `evaluate-he2023`: ReDial all R@1 / R@10 / R@50, "
     "dedup R@10; INSPIRED all R@1 / R@10 / R@50, dedup R@10": (
-        ["redial/dialogue-seeker-movielens", "inspired/dialogue"],
+        ["redial/dialogue-seeker-movielens", "redial/dialogue-transfer", "inspired/dialogue",
+         "inspired/dialogue-repeats"],
         [*(f"he2023/redial/all/recall@{k}" for k in (1, 10, 50)), "he2023/redial/dedup/recall@10",
          *(f"he2023/inspired/all/recall@{k}" for k in (1, 10, 50)), "he2023/inspired/dedup/recall@10"],
     ),
     "OpenDialKG (iEvaLM's movie and book turns)": (
-        ["opendialkg/pop", "opendialkg/repeat", "opendialkg/bm25", "opendialkg/cooccurrence", "opendialkg/dialogue"],
+        ["opendialkg/pop", "opendialkg/repeat", "opendialkg/bm25", "opendialkg/cooccurrence", "opendialkg/dialogue",
+         "opendialkg/dialogue-repeats"],
         [*DEDUP, "test/all/recall@1", "test/all/recall@10", "test/all/recall@50"],
     ),
 }  # fmt: skip
