@@ -57,3 +57,11 @@ def test_other_configurations_stay_apart(publish):
     merged = publish.merge_seed_records(summaries, {r["id"]: r["metrics"] for r in runs})
     assert sorted(m["config_hash"] for m in merged) == ["h1", "old"] and all(m["seeds"] == 1 for m in merged)
     assert not any("assembled" in m for m in merged)
+
+
+def test_setting_rows_sort_numbers_by_value():
+    from recframe.reporting.studies import natural
+
+    shares = ["train_share=0.5", "train_share=1.0", "train_share=0.25", "train_share=0.75"]
+    assert sorted(shares, key=natural) == ["train_share=0.25", "train_share=0.5", "train_share=0.75", "train_share=1.0"]
+    assert sorted(["n=256", "n=16", "n=64"], key=natural) == ["n=16", "n=64", "n=256"]

@@ -13,6 +13,7 @@ uncommitted changes are not published (a headline needs a commit that reproduces
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import statistics
 from pathlib import Path
@@ -119,6 +120,7 @@ VARYING = (
     "data.unit",
     "data.train_share",
     "dataset.extra_train",
+    "data.train_repeats",
 )
 
 
@@ -137,6 +139,11 @@ def label_settings(records: list[dict]) -> None:
         differ = [k for k in keys if len({r["settings"].get(k) for r in group}) > 1]
         for r in group:
             r["setting"] = ", ".join(f"{k}={r['settings'].get(k, '–')}" for k in differ)
+
+
+def natural(setting: str) -> str:
+    """Sort key of a setting label: numbers compare by value (``train_share=0.25`` before ``0.5``)."""
+    return re.sub(r"\d+(\.\d+)?", lambda m: f"{float(m.group()):016.6f}", setting)
 
 
 def fmt(values: list[float]) -> str:
@@ -202,7 +209,7 @@ def render(set_name: str, published: Path | None = None, out: Path | None = None
         groups = []
         for experiment in experiments:
             runs = [r for r in chosen if r["experiment"] == experiment and any(m in r["metrics"] for m in metrics)]
-            for value in sorted({r["setting"] for r in runs}, key=lambda s: (len(s), s)):
+            for value in sorted({r["setting"] for r in runs}, key=natural):
                 group = [r for r in runs if r["setting"] == value]
                 reference = _reference(experiment, references.get(experiment))
                 name = f"{experiment} ({value})" if value else experiment
