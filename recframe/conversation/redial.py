@@ -169,7 +169,7 @@ def redial(
     with ``train: official``) and the official ``test`` split, over the 6,924-movie catalogue.
 
     ``extra_train`` names other sources whose movie dialogues join the training split only
-    (:data:`recframe.conversation.transfer.EXTRA_SOURCES`: ``iard``, ``opendialkg``, ``inspired``)."""
+    (:mod:`recframe.conversation.transfer`: ``iard``, ``opendialkg``, ``inspired``)."""
     if train not in TRAIN_SOURCES:
         raise ValueError(f"unknown ReDial train source {train!r}; known: {list(TRAIN_SOURCES)}")
     folder = dataset_folder(REDIAL_FILES, root)
