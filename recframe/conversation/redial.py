@@ -27,6 +27,7 @@ import pandas as pd
 
 from recframe.conversation.dialogue import (
     DISLIKED,
+    EXTRA_TRAIN,
     LIKED,
     RECOMMENDER,
     SEEKER,
@@ -188,6 +189,6 @@ def redial(
         from recframe.conversation.transfer import extra_training
 
         seen = {d.id for d in train_dialogues + test}
-        splits["train_extra"], more = extra_training(list(extra_train), catalogue, seen)
+        splits[EXTRA_TRAIN], more = extra_training(list(extra_train), catalogue, seen)
         reports += more
     return Dialogues(splits, catalogue, "redial", reports)

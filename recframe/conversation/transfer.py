@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from recframe.conversation.dialogue import MENTION, RECOMMENDER, SEEKER, Dialogue, Utterance, mentioned
-from recframe.conversation.inspired import bare
+from recframe.conversation.inspired import YEAR, bare
 from recframe.data.download import DatasetFiles, RemoteFile, dataset_folder
 
 IARD_URL = "https://raw.githubusercontent.com/wanlingcai1997/umap_2020_IARD/021d2a8f333dacb8a0e61096dbec23a899bbd784"
@@ -67,7 +67,7 @@ class TitleMatcher:
 
     def match(self, title: str, year: object = None) -> str | None:
         """The ReDial id of ``title`` (``year`` may come inside the title as "(2008)"), or None."""
-        found = re.search(r"\((\d{4})\)\s*$", title)
+        found = YEAR.search(title)
         year = _year(year) if year not in (None, "") else (_year(found.group(1)) if found else None)
         candidates = self.by_title.get(bare(title), [])
         if len(candidates) == 1:
@@ -114,7 +114,8 @@ def read_iard(path: Path) -> list[Dialogue]:
             raise ValueError(f"{path}: dialogue {cid}: malformed IARD record ({err!r})") from None
         if not merged:
             raise ValueError(f"{path}: dialogue {cid} has no utterances")
-        utterances = tuple(Utterance(speaker, " ".join(t), mentioned(" ".join(t))) for speaker, t in merged)
+        texts = [(speaker, " ".join(parts)) for speaker, parts in merged]
+        utterances = tuple(Utterance(speaker, text, mentioned(text)) for speaker, text in texts)
         out.append(Dialogue(str(cid), utterances))
     return out
 
